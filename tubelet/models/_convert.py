@@ -1,0 +1,75 @@
+"""Shared tensor surgery for checkpoint conversion: unwrapping containers, prefixes, 2-D -> 3-D inflation."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+
+__all__ = ["CheckpointError", "find_state_dict", "strip_prefix", "inflate_average"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be read, or its weights do not fit the requested model.
+
+    The message always names the file and, for a mismatch, the missing, unexpected and mis-shaped keys.
+    """
+
+
+#: container keys under which known producers store the weights, in the order they are tried:
+#: PySlowFast (UniFormer/UniFormerV2 video) ``model_state``; mmcv/mmengine/timm ``state_dict``; DeiT/Swin ``model``;
+#: a few wrappers ``module``.
+_CONTAINER_KEYS = ("model_state", "state_dict", "model", "module")
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, Mapping) and len(obj) > 0 and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def find_state_dict(obj, path: str) -> tuple[dict[str, torch.Tensor], str]:
+    """Find the weights in a loaded checkpoint object.
+
+    Returns:
+        the flat state dict (``module.`` DDP prefixes removed) and the container path it was found at
+        (e.g. ``"['model_state']"``, or ``"flat"``).
+    Raises:
+        CheckpointError: no state dict inside.
+    """
+    where = []
+    while not _is_state_dict(obj):
+        if not isinstance(obj, Mapping):
+            raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a state dict")
+        for key in _CONTAINER_KEYS:
+            if key in obj and isinstance(obj[key], Mapping):
+                where.append(key)
+                obj = obj[key]
+                break
+        else:
+            keys = ", ".join(map(repr, list(obj)[:8]))
+            raise CheckpointError(f"{path}: no weights found: expected a state dict or one under "
+                                  f"{'/'.join(_CONTAINER_KEYS)}; top-level keys are {keys}")
+    sd = dict(obj)
+    if all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    return sd, "".join(f"[{k!r}]" for k in where) or "flat"
+
+
+def strip_prefix(key: str, prefix: str) -> str:
+    return key[len(prefix):] if key.startswith(prefix) else key
+
+
+def inflate_average(state_dict: dict[str, torch.Tensor],
+                    target: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """2-D -> 3-D inflation by averaging: a kernel ``(Co, Ci, kh, kw)`` whose 3-D counterpart in ``target`` is
+    ``(Co, Ci, kt, kh, kw)`` is repeated ``kt`` times along a new time axis and divided by ``kt``.
+
+    Other tensors are returned unchanged (a remaining shape mismatch is reported by the strict load).
+    """
+    out = {}
+    for k, v in state_dict.items():
+        t = target.get(k)
+        if t is not None and v.ndim == 4 and t.ndim == 5 and v.shape == t.shape[:2] + t.shape[3:]:
+            kt = t.shape[2]
+            v = v.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt
+        out[k] = v
+    return out
