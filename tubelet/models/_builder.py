@@ -182,7 +182,7 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
             if k in stored and not _same(stored[k], v) and k not in family.RUNTIME_ARGS:
                 raise CheckpointError(f"{path}: was saved with {k}={stored[k]!r}; the override {k}={v!r} "
                                       f"contradicts the weights")
-        kwargs = {**stored, **overrides}
+        kwargs = {k: v for k, v in {**stored, **overrides}.items() if k != "num_classes"}
         arch = {"num_classes": stored.get("num_classes")}
         layout, notes, init_only = container, [], False
     else:

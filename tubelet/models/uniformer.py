@@ -493,7 +493,7 @@ def _create_uniformer(variant: str, cfg: PretrainedCfg, model_args: dict, **kwar
     size = img_size or cfg.input_size[-1]
     if model.video:
         frames = num_frames or cfg.num_frames
-        cfg = cfg.replace(input_size=(3, frames, size, size), num_frames=frames)
+        cfg = cfg.replace(input_size=(3, frames, size, size), num_frames=frames, resize_size=size)  # short side = crop
         resolved["num_frames"] = frames
     elif num_frames is not None:
         raise ValueError(f"{variant} is an image model: num_frames does not apply")

@@ -1,0 +1,77 @@
+"""The registry and the metadata every variant carries; parameter counts equal the published/computed ones."""
+import pytest
+import torch
+
+import tubelet
+from tubelet.labels import load_labels
+from tubelet.models._registry import register_model
+
+# MODELS.md §1.1 / Appendix A (computed counts that reproduce the published 21.4M/49.8M/22M/24M/50M/100M).
+PARAMS = {
+    "uniformer_small": 21_400_400, "uniformer_base": 49_813_200,
+    "uniformer_small_2d": 21_545_256, "uniformer_small_plus_2d": 24_032_552,
+    "uniformer_small_plus_dim64_2d": 24_032_552, "uniformer_base_2d": 49_776_552,
+    "uniformer_base_ls_2d": 49_796_520, "uniformer_large_ls_2d": 100_103_888,
+}
+
+
+def test_list_models():
+    names = tubelet.list_models()
+    assert names == sorted(names) and set(PARAMS) <= set(names)
+    assert tubelet.list_models("uniformer_*_2d") == sorted(n for n in PARAMS if n.endswith("_2d"))
+    assert tubelet.list_models("nothing*") == []
+
+
+@pytest.mark.parametrize("name", tubelet.list_models())
+def test_parameter_count_is_exact(name):
+    with torch.device("meta"):
+        model = tubelet.create_model(name)
+    assert tubelet.count_params(model) == PARAMS[name]
+
+
+def test_sthv2_and_std_counts():
+    # the fixtures' official counts: B with 174 classes, S with STD patch embeddings
+    with torch.device("meta"):
+        assert tubelet.count_params(tubelet.create_model("uniformer_base", num_classes=174)) == 49_697_262
+        assert tubelet.count_params(tubelet.create_model("uniformer_small", std=True)) == 23_104_336
+
+
+@pytest.mark.parametrize("name", tubelet.list_models())
+def test_every_variant_runs_and_carries_a_data_contract(name):
+    model = tubelet.create_model(name, num_classes=3).eval()
+    cfg = model.pretrained_cfg
+    assert cfg.architecture == name and cfg.num_classes == 3
+    shape = (1, 3, 2, 32, 32) if cfg.is_video else (1, 3, 32, 32)
+    with torch.no_grad():
+        out = model(torch.randn(shape))
+    assert out.shape == (1, 3) and torch.isfinite(out).all()
+    for method in ("forward_features", "forward_head", "reset_classifier", "no_weight_decay",
+                   "set_grad_checkpointing"):
+        assert callable(getattr(model, method))
+    full = tubelet.create_model(name).pretrained_cfg if not name.startswith("uniformer_large") else None
+    if full is not None:
+        assert len(full.mean) == len(full.std) == 3 and full.source and full.license and full.paper
+        if full.is_video:
+            assert full.num_frames == full.input_size[1] and full.sampler in ("dense", "segment")
+        if full.label_names:
+            assert len(load_labels(full.label_names)) == full.num_classes
+
+
+def test_unknown_model_suggests_names():
+    with pytest.raises(ValueError, match="did you mean uniformer_small"):
+        tubelet.create_model("uniformer_smal")
+
+
+def test_duplicate_registration_is_refused():
+    def uniformer_small():
+        pass
+    with pytest.raises(ValueError, match="registered twice"):
+        register_model(uniformer_small)
+
+
+def test_label_lists():
+    alpha, official = load_labels("kinetics400"), load_labels("kinetics400_uniformer")
+    assert len(alpha) == len(official) == 400 and sorted(alpha) == sorted(official)
+    assert alpha[:2] == ("abseiling", "air drumming") and official[:2] == ("riding a bike", "marching")
+    with pytest.raises(ValueError, match="unknown label list"):
+        load_labels("imagenet")
