@@ -84,6 +84,17 @@ class Attention(nn.Module):
         return self.proj_drop(self.proj(x))
 
 
+def _layer_scales(shape: tuple[int, ...], init: float | None):
+    """Residual-branch scales (gamma_1, gamma_2) of ``shape`` initialised to ``init``; (None, None) without."""
+    if init is None:
+        return None, None
+    return nn.Parameter(init * torch.ones(shape)), nn.Parameter(init * torch.ones(shape))
+
+
+def _scale(y: torch.Tensor, gamma: torch.Tensor | None) -> torch.Tensor:
+    return y if gamma is None else gamma * y
+
+
 class CBlock(nn.Module):
     """Local MHRA block (stages 1-2): depthwise-conv relation aggregator, all tensors channels first.
 
@@ -101,19 +112,13 @@ class CBlock(nn.Module):
         self.drop_path = DropPath(drop_path)
         self.norm2 = bn(dim)
         self.mlp = ConvMlp(dim, int(dim * mlp_ratio), conv, drop)
-        if layer_scale is not None:  # token-labeling large model only; shape (1, C, 1, 1) as in the original
-            shape = (1, dim) + (1,) * (2 if conv is nn.Conv2d else 3)
-            self.gamma_1 = nn.Parameter(layer_scale * torch.ones(shape))
-            self.gamma_2 = nn.Parameter(layer_scale * torch.ones(shape))
-        else:
-            self.gamma_1 = self.gamma_2 = None
+        # token-labeling large model only; shape (1, C, 1, 1) as in the original
+        self.gamma_1, self.gamma_2 = _layer_scales((1, dim) + (1,) * (2 if conv is nn.Conv2d else 3), layer_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.pos_embed(x)
-        y = self.conv2(self.attn(self.conv1(self.norm1(x))))
-        x = x + self.drop_path(y if self.gamma_1 is None else self.gamma_1 * y)
-        y = self.mlp(self.norm2(x))
-        return x + self.drop_path(y if self.gamma_2 is None else self.gamma_2 * y)
+        x = x + self.drop_path(_scale(self.conv2(self.attn(self.conv1(self.norm1(x)))), self.gamma_1))
+        return x + self.drop_path(_scale(self.mlp(self.norm2(x)), self.gamma_2))
 
 
 class SABlock(nn.Module):
@@ -133,20 +138,14 @@ class SABlock(nn.Module):
         self.drop_path = DropPath(drop_path)
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
-        if layer_scale is not None:
-            self.gamma_1 = nn.Parameter(layer_scale * torch.ones(dim))
-            self.gamma_2 = nn.Parameter(layer_scale * torch.ones(dim))
-        else:
-            self.gamma_1 = self.gamma_2 = None
+        self.gamma_1, self.gamma_2 = _layer_scales((dim,), layer_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.pos_embed(x)
         shape = x.shape
         x = x.flatten(2).transpose(1, 2)  # B, N, C
-        y = self.attn(self.norm1(x))
-        x = x + self.drop_path(y if self.gamma_1 is None else self.gamma_1 * y)
-        y = self.mlp(self.norm2(x))
-        x = x + self.drop_path(y if self.gamma_2 is None else self.gamma_2 * y)
+        x = x + self.drop_path(_scale(self.attn(self.norm1(x)), self.gamma_1))
+        x = x + self.drop_path(_scale(self.mlp(self.norm2(x)), self.gamma_2))
         return x.transpose(1, 2).reshape(shape)  # B, C, (T,) H, W
 
 
