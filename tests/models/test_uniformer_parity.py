@@ -134,6 +134,7 @@ def test_mmaction2_checkpoint_matches_mmaction2(training_file, tmp_path, record_
     torch.save(obj, path)
     model = tubelet.create_model("uniformer_small", checkpoint_path=path).eval()
     assert "MMAction2" in model.load_report.layout
+    assert model.pretrained_cfg.label_names == "kinetics400"  # MMAction2's K400 rows are alphabetical
     with torch.no_grad():
         feats = model.forward_features(x)
         logits, pooled = model.forward_head(feats), model.forward_head(feats, pre_logits=True)

@@ -213,6 +213,7 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
                 raise CheckpointError(f"{path}: the weights have {k}={v}, but {name} with the given options has "
                                       f"{k}={model.model_args[k]}; this checkpoint does not belong to {name}")
         sd, notes = family.fit_state_dict(sd, arch, model, path)
+        model.pretrained_cfg = family.cfg_for_producer(model.pretrained_cfg, producer)
 
     report = LoadReport(path, layout, list(notes))
     model_sd = model.state_dict()

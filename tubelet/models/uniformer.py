@@ -436,6 +436,14 @@ def fit_state_dict(state_dict: dict[str, torch.Tensor], arch: dict, model: UniFo
     return state_dict, []
 
 
+def cfg_for_producer(cfg: PretrainedCfg, producer: str) -> PretrainedCfg:
+    """MMAction2 re-ordered the official K400 classifier rows to its alphabetical label list (its UniFormer README,
+    note 4), so its K400 files follow ``kinetics400``, not the official ``kinetics400_uniformer`` order."""
+    if producer.startswith("MMAction2") and cfg.label_names == "kinetics400_uniformer":
+        return cfg.replace(label_names="kinetics400")
+    return cfg
+
+
 def is_init_source(arch: dict, cfg: PretrainedCfg) -> bool:
     """True when the checkpoint only initialises the model (image weights -> video model, ``cfg`` being the
     variant's): its classifier belongs to another label space and is dropped when the number of classes differs."""
