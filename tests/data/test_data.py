@@ -41,6 +41,18 @@ def test_decode_returns_the_encoded_frames(clip, tmp_path):
     np.testing.assert_array_equal(read_video(path, sampler=lambda n: [n - 1, 0, 0]), clip[[19, 0, 0]])
 
 
+def test_decode_recounts_when_the_header_over_counts(clip, tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_video(path, clip)
+    seen = []
+
+    def sampler(n):  # the first call gets the header's count; pretend it is too high by asking past the end
+        seen.append(n)
+        return [n + 5] if len(seen) == 1 else [n - 1]
+    np.testing.assert_array_equal(read_video(path, sampler=sampler), clip[[19]])
+    assert seen == [20, 20]
+
+
 def test_decode_errors_name_the_file(tmp_path, clip):
     with pytest.raises(VideoDecodeError, match="missing.mp4: no such video file"):
         read_video(tmp_path / "missing.mp4")

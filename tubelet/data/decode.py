@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
-
 import numpy as np
 
 __all__ = ["VideoDecodeError", "read_video"]
@@ -34,7 +32,17 @@ def read_video(path: str | os.PathLike, sampler=None) -> np.ndarray:
             if not container.streams.video:
                 raise VideoDecodeError(f"{path}: contains no video stream")
             stream = container.streams.video[0]
-            # Decode once, keep frames as compact RGB arrays; count from decoding (stream.frames can be 0 or wrong).
+            claimed = stream.frames  # from the container header: often right, sometimes 0 or wrong
+            if sampler is not None and claimed > 0:
+                indices = [int(i) for i in sampler(claimed)]
+                wanted, kept = set(indices), {}
+                # Convert only the wanted frames to RGB and stop after the last one.
+                for i, frame in enumerate(container.decode(stream)):
+                    if i in wanted:
+                        kept[i] = frame.to_ndarray(format="rgb24")
+                        if len(kept) == len(wanted):
+                            return np.stack([kept[i] for i in indices])
+                container.seek(0)  # the header over-counted: fall back to counting by decoding
             frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
     except VideoDecodeError:
         raise
@@ -42,5 +50,5 @@ def read_video(path: str | os.PathLike, sampler=None) -> np.ndarray:
         raise VideoDecodeError(f"{path}: cannot be decoded ({type(e).__name__}: {e})") from None
     if not frames:
         raise VideoDecodeError(f"{path}: no decodable video frame")
-    indices: Sequence[int] = range(len(frames)) if sampler is None else sampler(len(frames))
+    indices = range(len(frames)) if sampler is None else sampler(len(frames))
     return np.stack([frames[i] for i in indices])
