@@ -12,6 +12,8 @@ PARAMS = {
     "uniformer_small_2d": 21_545_256, "uniformer_small_plus_2d": 24_032_552,
     "uniformer_small_plus_dim64_2d": 24_032_552, "uniformer_base_2d": 49_776_552,
     "uniformer_base_ls_2d": 49_796_520, "uniformer_large_ls_2d": 100_103_888,
+    # MODELS.md §2.2 / Appendix A (= MMAction2's 115M / 354M)
+    "uniformerv2_b16": 114_552_208, "uniformerv2_l14": 354_099_600, "uniformerv2_l14_336": 354_427_280,
 }
 
 
@@ -29,6 +31,17 @@ def test_parameter_count_is_exact(name):
     assert tubelet.count_params(model) == PARAMS[name]
 
 
+def test_uniformerv2_config_counts():
+    # MODELS.md §2.2: the SSv2 configs (local MHRA, temporal downsampling, 8/16 global blocks, 174 classes),
+    # frozen L/14@336 (no balance), ActivityNet L/14 (200 classes)
+    with torch.device("meta"):
+        ss = dict(no_lmhra=False, temporal_downsample=True, num_classes=174)
+        assert tubelet.count_params(tubelet.create_model("uniformerv2_b16", n_layers=8, **ss)) == 162_992_814
+        assert tubelet.count_params(tubelet.create_model("uniformerv2_l14", n_layers=16, **ss)) == 573_949_966
+        assert tubelet.count_params(tubelet.create_model("uniformerv2_l14_336", frozen=True)) == 354_426_256
+        assert tubelet.count_params(tubelet.create_model("uniformerv2_l14", num_classes=200)) == 353_894_600
+
+
 def test_sthv2_and_std_counts():
     # the fixtures' official counts: B with 174 classes, S with STD patch embeddings
     with torch.device("meta"):
@@ -41,20 +54,21 @@ def test_every_variant_runs_and_carries_a_data_contract(name):
     model = tubelet.create_model(name, num_classes=3).eval()
     cfg = model.pretrained_cfg
     assert cfg.architecture == name and cfg.num_classes == 3
-    shape = (1, 3, 2, 32, 32) if cfg.is_video else (1, 3, 32, 32)
+    size = 32 if name.startswith("uniformer_") else cfg.input_size[-1]  # UniFormerV2: fixed resolution
+    shape = (1, 3, 2, size, size) if cfg.is_video else (1, 3, size, size)
     with torch.no_grad():
         out = model(torch.randn(shape))
     assert out.shape == (1, 3) and torch.isfinite(out).all()
     for method in ("forward_features", "forward_head", "reset_classifier", "no_weight_decay",
                    "set_grad_checkpointing"):
         assert callable(getattr(model, method))
-    full = tubelet.create_model(name).pretrained_cfg if not name.startswith("uniformer_large") else None
-    if full is not None:
-        assert len(full.mean) == len(full.std) == 3 and full.source and full.license and full.paper
-        if full.is_video:
-            assert full.num_frames == full.input_size[1] and full.sampler in ("dense", "segment")
-        if full.label_names:
-            assert len(load_labels(full.label_names)) == full.num_classes
+    with torch.device("meta"):
+        full = tubelet.create_model(name).pretrained_cfg
+    assert len(full.mean) == len(full.std) == 3 and full.source and full.license and full.paper
+    if full.is_video:
+        assert full.num_frames == full.input_size[1] and full.sampler in ("dense", "segment")
+    if full.label_names:
+        assert len(load_labels(full.label_names)) == full.num_classes
 
 
 def test_unknown_model_suggests_names():
@@ -73,5 +87,7 @@ def test_label_lists():
     alpha, official = load_labels("kinetics400"), load_labels("kinetics400_uniformer")
     assert len(alpha) == len(official) == 400 and sorted(alpha) == sorted(official)
     assert alpha[:2] == ("abseiling", "air drumming") and official[:2] == ("riding a bike", "marching")
+    assert len(load_labels("kinetics710")) == 710
+    assert len(load_labels("kinetics600")) == 600 and len(load_labels("kinetics700")) == 700
     with pytest.raises(ValueError, match="unknown label list"):
         load_labels("imagenet")

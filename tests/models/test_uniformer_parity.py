@@ -83,7 +83,7 @@ INIT_LAYOUTS = {"uniformer_image": lambda sd: {"model": sd}, "slowfast_model_sta
                 "flat": lambda sd: sd}
 
 
-@pytest.mark.parametrize("case,layout", [(c, lay) for c in recipe.cases("init_uniformer")
+@pytest.mark.parametrize("case,layout", [(c, lay) for c in recipe.cases("init_uniformer_video")
                                          for lay in ("uniformer_image", "slowfast_model_state", "flat")])
 def test_image_checkpoint_initialises_video_model_as_official(case, layout, tmp_path, record_parity):
     manifest, expected = recipe.load_case(case)
@@ -107,7 +107,7 @@ def test_image_checkpoint_initialises_video_model_as_official(case, layout, tmp_
 
 
 def _mmaction2_weights():
-    case = recipe.cases("mmaction2_uniformer")[0]
+    case = recipe.cases("mmaction2_uniformer_")[0]
     manifest, expected = recipe.load_case(case)
     source, _ = recipe.load_case(manifest["source_case"])
     official = recipe.make_state_dict(source["manifest"], manifest["weight_seed"])

@@ -1,6 +1,8 @@
 """Label lists shipped with tubelet: one class name per line, line index = class index.
 
 * ``kinetics400``: Kinetics-400 in alphabetical order (MMAction2's ``label_map_k400.txt``).
+* ``kinetics600``, ``kinetics700``: alphabetical (MMAction2's label maps).
+* ``kinetics710``: the Kinetics-710 label space of UniFormerV2's post-pretraining (MMAction2's ``label_map_k710.txt``).
 * ``kinetics400_uniformer``: Kinetics-400 in the order of the official UniFormer weights
   (``video_classification/data_list/k400/kinetics_400_categroies.txt``: "riding a bike", "marching", ...), derived
   from MMAction2's documented row re-ordering of those weights.
@@ -10,11 +12,21 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["available", "load_labels"]
+__all__ = ["available", "load_labels", "load_label_map", "LABEL_MAPS"]
+
+#: row maps from a source label space to a target one: name -> (json file of source rows, source list, target list).
+#: ``k710_to_k{400,600,700}.json`` are UniFormerV2's / MMAction2's ``k710_channel_map/map_k*.json``: entry i is the
+#: Kinetics-710 row of target class i.
+LABEL_MAPS = {
+    "k400": ("k710_to_k400.json", "kinetics710", "kinetics400"),
+    "k600": ("k710_to_k600.json", "kinetics710", "kinetics600"),
+    "k700": ("k710_to_k700.json", "kinetics710", "kinetics700"),
+}
 
 
 def available() -> list[str]:
     return sorted(p.name[:-4] for p in resources.files(__package__).iterdir() if p.name.endswith(".txt"))
+
 
 
 @lru_cache(maxsize=None)
@@ -24,3 +36,14 @@ def load_labels(name: str) -> tuple[str, ...]:
     if not f.is_file():
         raise ValueError(f"unknown label list {name!r}; shipped: {', '.join(available())}")
     return tuple(line for line in f.read_text(encoding="utf-8").splitlines() if line)
+
+
+def load_label_map(name: str) -> tuple[list[int], str, str]:
+    """``(source rows for each target class, source list name, target list name)`` of the row map ``name``."""
+    import json
+
+    if name not in LABEL_MAPS:
+        raise ValueError(f"unknown label map {name!r}; shipped: {', '.join(LABEL_MAPS)}")
+    file, source, target = LABEL_MAPS[name]
+    rows = json.loads((resources.files(__package__) / file).read_text())
+    return [int(r) for r in rows], source, target

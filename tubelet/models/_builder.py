@@ -94,6 +94,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         raise CheckpointError(f"{path}: empty or truncated file ({os.path.getsize(path)} bytes)")
     if path.endswith(".safetensors"):
         return _read_safetensors(path)
+    if _is_torchscript(path):
+        return _read_torchscript(path)
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -108,6 +110,31 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
             from None
     sd, where = find_state_dict(obj, path)
     return sd, None, where
+
+
+def _is_torchscript(path: str) -> bool:
+    """TorchScript archives (e.g. OpenAI's released CLIP files) are zip files with a ``code/`` folder."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any("/code/" in n or n.startswith("code/") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _read_torchscript(path: str):
+    # torch.jit.load compiles the archive's TorchScript (no Python is executed) and gives its tensors back.
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.load is deprecated, CLIP files are not
+            sd = torch.jit.load(path, map_location="cpu").state_dict()
+    except Exception as e:  # noqa: BLE001 - any failure of the archive is reported as a checkpoint error
+        raise CheckpointError(f"{path}: cannot be read as a TorchScript archive ({type(e).__name__}: {e})") \
+            from None
+    if not sd:
+        raise CheckpointError(f"{path}: the TorchScript archive holds no tensors")
+    return {k: v.detach() for k, v in sd.items()}, None, "TorchScript archive"
 
 
 def _read_safetensors(path: str):
@@ -141,7 +168,8 @@ def _same(a, b) -> bool:
 
 
 def create_model(name: str | None = None, *, num_classes: int | None = None,
-                 checkpoint_path: str | os.PathLike | None = None, drop_head: bool = False, **overrides) -> nn.Module:
+                 checkpoint_path: str | os.PathLike | None = None, drop_head: bool = False,
+                 label_map: str | None = None, **overrides) -> nn.Module:
     """Create a registered model, optionally with weights.
 
     Args:
@@ -152,6 +180,8 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
             strictly. An image checkpoint given to a video model initialises it by the official 2-D -> 3-D rule.
         drop_head: start a new ``num_classes`` classifier instead of loading the checkpoint's (fine-tuning to a new
             label space). Without it, a ``num_classes`` that contradicts the checkpoint is an error.
+        label_map: select the checkpoint's classifier rows into another label space, e.g. ``"k400"`` loads a
+            Kinetics-710 head as a Kinetics-400 one (the official K710 -> K400/K600/K700 fine-tuning start).
         **overrides: constructor options under their official names (e.g. ``depth``, ``embed_dim``,
             ``drop_path_rate``; SlowFast config names such as ``drop_depth_rate`` are accepted too).
     Returns:
@@ -164,8 +194,8 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
     if checkpoint_path is None:
         if name is None:
             raise ValueError("create_model needs a model name or a tubelet checkpoint_path")
-        if drop_head:
-            raise ValueError("drop_head=True needs a checkpoint_path")
+        if drop_head or label_map:
+            raise ValueError("drop_head / label_map need a checkpoint_path")
         if num_classes is not None:
             overrides["num_classes"] = num_classes
         return get_entrypoint(name)(**overrides)
@@ -199,6 +229,10 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
                 kwargs[k] = arch[k]
         init_only = None  # decided below from the variant
 
+    if label_map is not None:
+        if drop_head:
+            raise ValueError("label_map selects the checkpoint's classifier rows; drop_head discards them: pick one")
+        sd, arch = _apply_label_map(sd, arch, label_map, family, path)
     ckpt_classes = arch.get("num_classes")
     if init_only is None:
         init_only = family.is_init_source(arch, _default_cfg(name))
@@ -216,6 +250,8 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
         model.pretrained_cfg = family.cfg_for_producer(model.pretrained_cfg, producer)
 
     report = LoadReport(path, layout, list(notes))
+    if label_map is not None:
+        report.notes.append(f"classifier rows selected by the label map {label_map!r}")
     model_sd = model.state_dict()
     head_keys = [k for k in sd if k.startswith(family.CLASSIFIER_PREFIXES)]
     if ckpt_classes is not None and ckpt_classes != model.num_classes:
@@ -238,6 +274,9 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
         _log.warning("%s", report)
     else:
         _log.info("%s", report)
+    if label_map is not None:
+        from ..labels import load_label_map
+        model.pretrained_cfg = model.pretrained_cfg.replace(label_names=load_label_map(label_map)[2])
     if meta is not None and meta.get("pretrained_cfg"):
         stored_cfg = meta["pretrained_cfg"]
         keep = {k: tuple(v) if isinstance(v, list) else v for k, v in stored_cfg.items()
@@ -246,6 +285,21 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
             keep.pop("label_names", None)
         model.pretrained_cfg = model.pretrained_cfg.replace(**keep)
     return model
+
+
+def _apply_label_map(sd: dict, arch: dict, label_map: str, family, path: str) -> tuple[dict, dict]:
+    from ..labels import load_label_map, load_labels
+
+    rows, source, target = load_label_map(label_map)
+    n_source = len(load_labels(source))
+    if arch.get("num_classes") != n_source:
+        raise CheckpointError(f"{path}: label map {label_map!r} selects rows of a {n_source}-class {source} "
+                              f"classifier, but the checkpoint's classifier has {arch.get('num_classes')} classes")
+    sd = dict(sd)
+    for k, v in sd.items():
+        if k.startswith(family.CLASSIFIER_PREFIXES) and v.ndim >= 1 and v.shape[0] == n_source:
+            sd[k] = v[rows].clone()
+    return sd, {**arch, "num_classes": len(rows)}
 
 
 def _default_cfg(name: str) -> PretrainedCfg:

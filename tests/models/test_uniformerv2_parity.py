@@ -1,0 +1,177 @@
+"""UniFormerV2 is exact to the official implementation (OpenGVLab/UniFormerV2) and to MMAction2's port, and the
+CLIP initialisation reproduces the official one from every CLIP file layout users have."""
+import pytest
+import torch
+from torch import nn
+
+import recipe
+import tubelet
+
+FORWARD = recipe.cases("uniformerv2_")
+LAYOUTS = {"pyslowfast": lambda sd: {"epoch": 55, "model_state": sd, "optimizer_state": {}, "cfg": "TRAIN: {}"},
+           "flat": lambda sd: sd}  # the published K710/K400 .pyth files used as PRETRAIN are flat state dicts
+
+
+def _official(case):
+    manifest, expected = recipe.load_case(case)
+    sd = recipe.make_state_dict(manifest["manifest"], manifest["weight_seed"])
+    assert recipe.weights_sha256(sd) == manifest["weights_sha256"]
+    x = recipe.make_input(manifest)
+    assert recipe.tensor_sha256(x) == manifest["input_sha256"]
+    return manifest, expected, sd, x
+
+
+def _check(out, expected, case, what, record):
+    assert out.shape == expected.shape
+    err = recipe.max_rel_error(out, expected)
+    record(case, what, err)
+    assert err <= recipe.RTOL, f"{case} {what}: relative error {err:.2e}"
+    if what == "logits":
+        assert torch.equal(out.argmax(-1), expected.argmax(-1))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if "l14" in c else c for c in FORWARD])
+def test_forward_matches_official(case, tmp_path, record_parity):
+    manifest, expected, sd, x = _official(case)
+    path = tmp_path / "official.pyth"
+    torch.save(LAYOUTS["pyslowfast"](sd), path)
+    name = manifest["model_config"]["UNIFORMERV2"]["BACKBONE"]
+    model = tubelet.create_model(name, checkpoint_path=path).eval()  # switches come from the weights
+    assert tubelet.count_params(model) == manifest["num_params"]
+    u = manifest["model_config"]["UNIFORMERV2"]
+    assert model.model_args["return_list"] == u["RETURN_LIST"]
+    for k in ("no_lmhra", "temporal_downsample", "n_layers", "frozen"):
+        assert model.model_args[k] == u[k.upper()], k
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        logits = model.forward_head(feats)
+        assert torch.equal(model.forward_head(feats, pre_logits=True), feats)
+    _check(logits, expected["logits"], case, "logits", record_parity)
+    _check(feats, expected["features"], case, "features", record_parity)
+
+
+def test_flat_official_file_loads_the_same_weights(tmp_path):
+    manifest, _, sd, _ = _official("uniformerv2_b16_sthv2_16x224__public")
+    torch.save(LAYOUTS["flat"](sd), tmp_path / "flat.pyth")
+    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=tmp_path / "flat.pyth")
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k[len("backbone."):]], v) for k, v in sd.items())
+
+
+# ---- CLIP initialisation -----------------------------------------------------------------------------------------
+
+def _clip_files(manifest, sd, tmp_path):
+    """Every CLIP layout of the fixture's accepted_layouts, plus OpenAI's TorchScript archive and open_clip."""
+    layouts = {lay["name"]: lay for lay in manifest["accepted_layouts"]}
+    files = {}
+    extract = {k: v for k, v in sd.items() if k not in ("proj", "ln_post.weight", "ln_post.bias")}
+    files["uniformerv2_extract"] = extract
+    files["flat_visual_with_head"] = dict(sd)
+    full_spec = layouts["openai_full"]
+    text = recipe.make_state_dict(full_spec["text_manifest"], full_spec["text_weight_seed"])
+    full = {**text, **{"visual." + k: v for k, v in sd.items()}}
+    files["openai_full"] = {k: full[k] for k in full_spec["key_order"]}
+    assert set(files) == set(layouts), "a fixture layout is not covered"
+    # open_clip: the same names, saved by its trainer as {"state_dict": {"module.<name>": ...}, ...}
+    files["open_clip_train"] = {"epoch": 32, "name": "ViT-B-16", "state_dict": {"module." + k: v for k, v in
+                                                                                 files["openai_full"].items()}}
+    paths = {}
+    for name, obj in files.items():
+        paths[name] = tmp_path / f"{name}.pt"
+        torch.save(obj, paths[name])
+    paths["openai_torchscript"] = _torchscript(files["openai_full"], tmp_path / "ViT-B-16.pt")
+    return paths
+
+
+def _torchscript(state_dict, path):
+    """A TorchScript archive holding these tensors under these names (how OpenAI ships CLIP)."""
+    class Node(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    root = Node()
+    for key, value in state_dict.items():
+        *mods, leaf = key.split(".")
+        node = root
+        for m in mods:
+            if not hasattr(node, m):
+                node.add_module(m, Node())
+            node = getattr(node, m)
+        node.register_parameter(leaf, nn.Parameter(value.clone(), requires_grad=False))
+    torch.jit.script(root).save(str(path))
+    return path
+
+
+def _video_overrides(manifest):
+    u = manifest["model_config"]["UNIFORMERV2"]
+    return dict(n_layers=u["N_LAYERS"], return_list=u["RETURN_LIST"], no_lmhra=u["NO_LMHRA"],
+                double_lmhra=u["DOUBLE_LMHRA"], temporal_downsample=u["TEMPORAL_DOWNSAMPLE"],
+                dw_reduction=u["DW_REDUCTION"], backbone_drop_path_rate=u["BACKBONE_DROP_PATH_RATE"],
+                drop_path_rate=u["DROP_PATH_RATE"], mlp_dropout=u["MLP_DROPOUT"], cls_dropout=u["CLS_DROPOUT"],
+                frozen=u["FROZEN"], num_classes=manifest["model_config"]["MODEL"]["NUM_CLASSES"])
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if "l14" in c else c
+                                  for c in recipe.cases("init_uniformerv2")])
+def test_clip_initialisation_matches_official(case, tmp_path, record_parity):
+    manifest, expected = recipe.load_case(case)
+    sd = recipe.make_state_dict(manifest["image_manifest"], manifest["weight_seed"])
+    assert recipe.weights_sha256(sd) == manifest["image_weights_sha256"]
+    x = recipe.make_input(manifest)
+    name = manifest["model_config"]["UNIFORMERV2"]["BACKBONE"]
+    layouts = _clip_files(manifest, sd, tmp_path)
+    reference = None
+    for layout, path in layouts.items():
+        torch.manual_seed(len(layout))  # the feature must not depend on the random init of the new modules
+        model = tubelet.create_model(name, checkpoint_path=path, **_video_overrides(manifest)).eval()
+        assert model.load_report.new == ["transformer.proj.2.weight", "transformer.proj.2.bias"]
+        with torch.no_grad():
+            features = model.forward_features(x)
+        _check(features, expected["features"], case, f"features, {layout}", record_parity)
+        clip_part = {k: v for k, v in model.state_dict().items() if k in sd or k == "conv1.weight"}
+        if reference is None:
+            reference = clip_part
+        assert all(torch.equal(v, reference[k]) for k, v in clip_part.items()), layout
+
+
+def test_clip_conv1_is_centre_inflated(tmp_path):
+    manifest, _ = recipe.load_case("init_uniformerv2_b16_sthv2_16x224_from_clip__public")
+    sd = recipe.make_state_dict(manifest["image_manifest"], manifest["weight_seed"])
+    torch.save(sd, tmp_path / "clip.pt")
+    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=tmp_path / "clip.pt",
+                                 **_video_overrides(manifest))
+    w = model.conv1.weight
+    assert w.shape == (768, 3, 3, 16, 16)
+    assert torch.equal(w[:, :, 1], sd["conv1.weight"]) and not w[:, :, 0].any() and not w[:, :, 2].any()
+    assert not model.transformer.resblocks[0].lmhra1.pos_embed[3].weight.any()  # local MHRA starts as identity
+
+
+def test_openai_half_precision_archive_loads(tmp_path):
+    manifest, expected = recipe.load_case("init_uniformerv2_b16_k400_8x224_from_clip__public")
+    sd = recipe.make_state_dict(manifest["image_manifest"], manifest["weight_seed"])
+    path = _torchscript({"visual." + k: v.half() for k, v in sd.items()}, tmp_path / "fp16.pt")
+    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=path).eval()
+    assert model.conv1.weight.dtype == torch.float32
+    torch.testing.assert_close(model.class_embedding, sd["class_embedding"].half().float())
+
+
+# ---- MMAction2 -----------------------------------------------------------------------------------------------------
+
+def test_mmaction2_checkpoint_matches_mmaction2(tmp_path, record_parity):
+    case = recipe.cases("mmaction2_uniformerv2_")[0]
+    manifest, expected = recipe.load_case(case)
+    source, _ = recipe.load_case(manifest["source_case"])
+    official = recipe.make_state_dict(source["manifest"], manifest["weight_seed"])
+    sd = {e["key"]: official[manifest["key_map"][e["key"]]] for e in manifest["manifest"] if not e["buffer"]}
+    assert recipe.weights_sha256(sd) == manifest["weights_sha256"]
+    x = recipe.make_input(manifest)
+    path = tmp_path / "mma.pth"
+    torch.save({"meta": {"mmengine_version": "0.10.1"}, "state_dict": sd}, path)
+    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=path).eval()
+    assert "MMAction2" in model.load_report.layout
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        logits = model.forward_head(feats)
+        normed = model.transformer.proj[0](feats)  # MMAction2's features are after its transformer.norm
+    _check(logits, expected["logits"], case, "logits", record_parity)
+    _check(normed, expected["features"], case, "features", record_parity)
