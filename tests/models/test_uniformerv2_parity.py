@@ -1,5 +1,7 @@
 """UniFormerV2 is exact to the official implementation (OpenGVLab/UniFormerV2) and to MMAction2's port, and the
 CLIP initialisation reproduces the official one from every CLIP file layout users have."""
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -98,7 +100,9 @@ def _torchscript(state_dict, path):
                 node.add_module(m, Node())
             node = getattr(node, m)
         node.register_parameter(leaf, nn.Parameter(value.clone(), requires_grad=False))
-    torch.jit.script(root).save(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script: how the CLIP archives were made
+        torch.jit.script(root).save(str(path))
     return path
 
 
