@@ -8,12 +8,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import inspect
 import sys
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
 
-__all__ = ["PretrainedCfg", "register_model", "list_models", "get_entrypoint", "get_family", "is_model"]
+__all__ = ["PretrainedCfg", "register_model", "list_models", "get_entrypoint", "get_family", "is_model",
+           "resolve_args"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,24 @@ def get_entrypoint(name: str) -> Callable:
 
 def get_family(name: str) -> ModuleType:
     return _entry(name).family
+
+
+def resolve_args(variant: str, cls: type, model_args: dict, args: dict, fixed: tuple[str, ...] = (),
+                 extra: set[str] = frozenset()) -> dict:
+    """All constructor arguments of ``cls`` for a variant: ``args`` over the defaults, tuples as lists.
+
+    Raises:
+        TypeError: an option ``cls`` does not take (``extra`` names the other options the variant accepts).
+        ValueError: an option in ``fixed`` that differs from the variant's ``model_args``.
+    """
+    sig = inspect.signature(cls)
+    unknown = sorted(set(args) - set(sig.parameters))
+    if unknown:
+        valid = ", ".join(sorted(set(sig.parameters) | set(extra)))
+        raise TypeError(f"{variant}: unknown option(s) {unknown}; valid options: {valid}")
+    for k in fixed:
+        if args[k] != model_args[k]:
+            raise ValueError(f"{variant}: {k}={model_args[k]} is fixed by the variant")
+    bound = sig.bind(**args)
+    bound.apply_defaults()
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}

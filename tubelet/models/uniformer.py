@@ -24,7 +24,6 @@ over its temporal extent; ``UF: Uniformer.get_pretrained_model``).
 """
 from __future__ import annotations
 
-import inspect
 from typing import Sequence
 
 import torch
@@ -33,7 +32,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ._convert import CheckpointError, inflate_average, strip_prefix
-from ._registry import PretrainedCfg, register_model
+from ._registry import PretrainedCfg, register_model, resolve_args
 from .layers import DropPath, Mlp, drop_path_rates, init_linear_and_norm
 
 __all__ = ["UniFormer"]
@@ -483,19 +482,9 @@ def _create_uniformer(variant: str, cfg: PretrainedCfg, model_args: dict, **kwar
     kwargs = {_ALIASES.get(k, k): v for k, v in kwargs.items()}
     num_frames = kwargs.pop("num_frames", None)
     img_size = kwargs.pop("img_size", None)
-    args = {"num_classes": cfg.num_classes, **model_args, **kwargs}
-    sig = inspect.signature(UniFormer)
-    unknown = sorted(set(args) - set(sig.parameters))
-    if unknown:
-        valid = sorted(set(sig.parameters) | {"num_frames", "img_size"} | set(_ALIASES))
-        raise TypeError(f"{variant}: unknown option(s) {unknown}; valid options: {', '.join(valid)}")
-    for k in ("video",):
-        if args[k] != model_args[k]:
-            raise ValueError(f"{variant}: option {k!r} is fixed by the variant")
-    bound = sig.bind(**args)
-    bound.apply_defaults()
-    model = UniFormer(**bound.arguments)
-    resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
+    resolved = resolve_args(variant, UniFormer, model_args, {"num_classes": cfg.num_classes, **model_args, **kwargs},
+                            fixed=("video",), extra={"num_frames", "img_size", *_ALIASES})
+    model = UniFormer(**resolved)
     # Data contract: frames / resolution overrides change what the preprocessing feeds the model.
     size = img_size or cfg.input_size[-1]
     if model.video:

@@ -19,7 +19,6 @@ Differences from the original code, none of which changes a weight or an output:
 """
 from __future__ import annotations
 
-import inspect
 import math
 from collections import OrderedDict
 from typing import Sequence
@@ -30,7 +29,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ._convert import CheckpointError, strip_prefix
-from ._registry import PretrainedCfg, register_model
+from ._registry import PretrainedCfg, register_model, resolve_args
 from .layers import DropPath, drop_path_rates
 
 __all__ = ["UniFormerV2", "FUSIONS"]
@@ -506,21 +505,10 @@ def _cfg(name: str, size: int) -> PretrainedCfg:
 
 def _create_uniformerv2(variant: str, cfg: PretrainedCfg, model_args: dict, **kwargs) -> UniFormerV2:
     num_frames = kwargs.pop("num_frames", None)
-    args = {"num_classes": cfg.num_classes, **model_args, **kwargs}
-    if "n_layers" in kwargs and "return_list" not in kwargs:
-        args.pop("return_list", None)  # n_layers alone: the last n_layers blocks
-    sig = inspect.signature(UniFormerV2)
-    unknown = sorted(set(args) - set(sig.parameters))
-    if unknown:
-        raise TypeError(f"{variant}: unknown option(s) {unknown}; valid options: "
-                        f"{', '.join(sorted(set(sig.parameters) | {'num_frames'}))}")
-    for k in ("input_resolution", "patch_size", "width", "layers"):
-        if args[k] != model_args[k]:
-            raise ValueError(f"{variant}: {k}={model_args[k]} is fixed by the variant")
-    bound = sig.bind(**args)
-    bound.apply_defaults()
-    model = UniFormerV2(**bound.arguments)
-    resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
+    resolved = resolve_args(variant, UniFormerV2, model_args,
+                            {"num_classes": cfg.num_classes, **model_args, **kwargs},
+                            fixed=("input_resolution", "patch_size", "width", "layers"), extra={"num_frames"})
+    model = UniFormerV2(**resolved)
     tr = model.transformer
     resolved.update(return_list=tr.return_list, n_layers=len(tr.dec), n_dim=model.num_features,
                     n_head=tr.dec[0].attn.num_heads if len(tr.dec) else resolved["n_head"] or resolved["heads"],
