@@ -52,10 +52,17 @@ def main() -> None:
     for case in recipe.cases(args.filter):
         manifest, _ = recipe.load_case(case)
         official = manifest.get("official_cpu_seconds_1thread")
-        key = next((k for k in MODEL_FOR_CASE if case.startswith(k)), None)
-        if official is None or key is None:
+        if case.startswith("uniformerv2_"):
+            u = manifest["model_config"]["UNIFORMERV2"]
+            name, kw = u["BACKBONE"], dict(n_layers=u["N_LAYERS"], no_lmhra=u["NO_LMHRA"],
+                                           temporal_downsample=u["TEMPORAL_DOWNSAMPLE"])
+        else:
+            key = next((k for k in MODEL_FOR_CASE if case.startswith(k)), None)
+            if key is None:
+                continue
+            name, kw = MODEL_FOR_CASE[key]
+        if official is None:
             continue
-        name, kw = MODEL_FOR_CASE[key]
         num_classes = manifest["output_shape"][-1]
         model = tubelet.create_model(name, num_classes=num_classes, **kw).eval()
         x = recipe.make_input(manifest)
