@@ -14,6 +14,8 @@ PARAMS = {
     "uniformer_base_ls_2d": 49_796_520, "uniformer_large_ls_2d": 100_103_888,
     # MODELS.md §2.2 / Appendix A (= MMAction2's 115M / 354M)
     "uniformerv2_b16": 114_552_208, "uniformerv2_l14": 354_099_600, "uniformerv2_l14_336": 354_427_280,
+    # MODELS.md §3.1 (= 28.2M / 49.8M / 88.0M / 197M)
+    "swin3d_tiny": 28_158_070, "swin3d_small": 49_816_678, "swin3d_base": 88_048_984, "swin3d_large": 196_953_916,
 }
 
 
@@ -40,6 +42,12 @@ def test_uniformerv2_config_counts():
         assert tubelet.count_params(tubelet.create_model("uniformerv2_l14", n_layers=16, **ss)) == 573_949_966
         assert tubelet.count_params(tubelet.create_model("uniformerv2_l14_336", frozen=True)) == 354_426_256
         assert tubelet.count_params(tubelet.create_model("uniformerv2_l14", num_classes=200)) == 353_894_600
+
+
+def test_swin_sthv2_count():
+    with torch.device("meta"):
+        model = tubelet.create_model("swin3d_base", window_size=(16, 7, 7), num_classes=174)
+    assert tubelet.count_params(model) == 88_834_038
 
 
 def test_sthv2_and_std_counts():

@@ -84,6 +84,11 @@ def weights_sha256(sd: "OrderedDict[str, torch.Tensor]") -> str:
     return h.hexdigest()
 
 
+def entry_mismatches(sd, entries: list[dict]) -> list[str]:
+    """Keys whose tensor does not match the manifest's per-entry ``sha256_16`` (buffers without a hash skipped)."""
+    return [e["key"] for e in entries if e.get("sha256_16") and tensor_sha256(sd[e["key"]])[:16] != e["sha256_16"]]
+
+
 def max_rel_error(out: torch.Tensor, expected: torch.Tensor) -> float:
     """``max|out - expected| / max(1, max|expected|)``: the fixtures' error measure."""
     return float((out - expected).abs().max() / max(1.0, float(expected.abs().max())))

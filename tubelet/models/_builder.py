@@ -227,6 +227,8 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
         for k in family.CHECKPOINT_SWITCHES:
             if k in arch and k not in kwargs:
                 kwargs[k] = arch[k]
+        if hasattr(family, "resolve_switches"):  # switches that need more than a lookup (Swin's window size)
+            kwargs.update(family.resolve_switches(arch, kwargs, path))
         init_only = None  # decided below from the variant
 
     if label_map is not None:
