@@ -56,6 +56,11 @@ def main() -> None:
             u = manifest["model_config"]["UNIFORMERV2"]
             name, kw = u["BACKBONE"], dict(n_layers=u["N_LAYERS"], no_lmhra=u["NO_LMHRA"],
                                            temporal_downsample=u["TEMPORAL_DOWNSAMPLE"])
+        elif case.startswith("swin_"):
+            backbone = manifest["model_config"]["model"]["backbone"]
+            name = {96: "swin3d_small" if backbone["depths"][2] == 18 else "swin3d_tiny", 128: "swin3d_base"}[
+                backbone["embed_dim"]]
+            kw = {"window_size": backbone["window_size"]}
         else:
             key = next((k for k in MODEL_FOR_CASE if case.startswith(k)), None)
             if key is None:

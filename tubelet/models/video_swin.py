@@ -116,15 +116,22 @@ class WindowAttention3D(nn.Module):
         """x: ``(B * nW, N, C)`` windows of ``B`` clips; mask: ``(nW, N, N)`` or None."""
         BW, N, C = x.shape
         h = self.num_heads
-        qkv = self.qkv(x).reshape(B, BW // B, N, 3, h, C // h).permute(3, 0, 1, 4, 2, 5)  # 3, B, nW, h, N, d
+        qkv = self.qkv(x).reshape(BW, N, 3, h, C // h).permute(2, 0, 3, 1, 4)  # 3, B*nW, h, N, d
         q, k, v = qkv.unbind(0)
         # The original takes the top-left N x N block when the effective window is smaller than the configured one.
         bias = self.relative_position_bias_table[self.relative_position_index[:N, :N].reshape(-1)]
         bias = bias.view(N, N, h).permute(2, 0, 1).to(q.dtype)  # h, N, N
-        attn_mask = bias if mask is None else bias.unsqueeze(0) + mask.unsqueeze(1).to(q.dtype)  # (nW,) h, N, N
+        # SDPA's fast CPU kernel needs 4-D inputs and a mask with the full batch shape (a broadcast (h, N, N) or 5-D
+        # mask falls back to a path 2-4x slower): expand the bias (no copy) or tile the per-window mask over clips.
+        if mask is None:
+            attn_mask = bias.unsqueeze(0).expand(BW, h, N, N)
+        else:
+            attn_mask = bias.unsqueeze(0) + mask.unsqueeze(1).to(q.dtype)  # nW, h, N, N
+            if B > 1:
+                attn_mask = attn_mask.unsqueeze(0).expand(B, *attn_mask.shape).reshape(BW, h, N, N)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=self.scale,
-                                             dropout_p=self.attn_drop if self.training else 0.0)  # B, nW, h, N, d
-        out = out.permute(0, 1, 3, 2, 4).reshape(BW, N, C)
+                                             dropout_p=self.attn_drop if self.training else 0.0)  # B*nW, h, N, d
+        out = out.transpose(1, 2).reshape(BW, N, C)
         return self.proj_drop(self.proj(out))
 
 
