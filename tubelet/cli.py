@@ -1,4 +1,4 @@
-"""The ``tubelet`` command: ``models``, ``predict`` and ``convert`` subcommands.
+"""The ``tubelet`` command: ``models``, ``predict``, ``convert`` and ``data synthetic`` subcommands.
 
 ``main(argv)`` returns an exit code, so tests call it directly. Errors a user can fix (bad file, bad checkpoint,
 unknown model or option) print one clear line and exit with status 2; they do not dump a traceback.
@@ -13,7 +13,7 @@ import time
 import torch
 
 from . import __version__
-from .data import VideoDecodeError, eval_clip, read_video, synthetic_clip
+from .data import AnnotationError, VideoDecodeError, eval_clip, read_video, synthetic_clip
 from .data.presets import eval_indices
 from .models import CheckpointError, count_params, create_model, list_models, save_model
 from .models._registry import get_entrypoint
@@ -107,6 +107,18 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def cmd_data_synthetic(args) -> int:
+    from .data import make_synthetic_dataset
+
+    t0 = time.perf_counter()
+    files = make_synthetic_dataset(args.root, num_train=args.train, num_val=args.val, num_frames=args.frames,
+                                   height=args.height, width=args.width, seed=args.seed)
+    print(f"wrote {args.train} train + {args.val} val clips to {args.root} in {time.perf_counter() - t0:.1f} s")
+    for name, path in files.items():
+        print(f"  {name}: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tubelet", description="Video recognition with UniFormer, UniFormerV2 and "
                                                             "Video Swin Transformer.")
@@ -135,6 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--drop-head", action="store_true", help="start a new classifier of --num-classes rows")
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option override (repeatable)")
     c.set_defaults(func=cmd_convert)
+    d = sub.add_parser("data", help="dataset utilities")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    syn = dsub.add_parser("synthetic", help="write the built-in synthetic dataset (real H.264 files + lists)")
+    syn.add_argument("root", help="output folder")
+    syn.add_argument("--train", type=int, default=200, help="training clips")
+    syn.add_argument("--val", type=int, default=50, help="validation clips")
+    syn.add_argument("--frames", type=int, default=32)
+    syn.add_argument("--height", type=int, default=128)
+    syn.add_argument("--width", type=int, default=160)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.set_defaults(func=cmd_data_synthetic)
     return p
 
 
@@ -142,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CheckpointError, VideoDecodeError, ValueError, TypeError) as e:
+    except (CheckpointError, VideoDecodeError, AnnotationError, ValueError, TypeError, OSError) as e:
         print(f"tubelet {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import tubelet
+from tubelet.data.presets import SAMPLERS
 from tubelet.labels import load_labels
 from tubelet.models._registry import register_model
 
@@ -74,7 +75,7 @@ def test_every_variant_runs_and_carries_a_data_contract(name):
         full = tubelet.create_model(name).pretrained_cfg
     assert len(full.mean) == len(full.std) == 3 and full.source and full.license and full.paper
     if full.is_video:
-        assert full.num_frames == full.input_size[1] and full.sampler in ("dense", "segment")
+        assert full.num_frames == full.input_size[1] and full.sampler in SAMPLERS
     if full.label_names:
         assert len(load_labels(full.label_names)) == full.num_classes
 

@@ -1,6 +1,10 @@
-"""Data: decoding, frame sampling and transforms shared by every entry point (predict now; train/eval later)."""
-from .decode import VideoDecodeError, read_video
-from .presets import eval_clip
-from .synthetic import synthetic_clip
+"""Data: decoding, frame sampling, transforms and datasets, shared by every entry point (one data path)."""
+from .datasets import (AnnotationError, VideoDataset, read_class_folders, read_kinetics_csv, read_list_file,
+                       read_ssv2)
+from .decode import VideoDecodeError, VideoReader, read_video
+from .presets import EvalTransform, TrainTransform, eval_clip, make_sampler
+from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset, synthetic_clip
 
-__all__ = ["VideoDecodeError", "eval_clip", "read_video", "synthetic_clip"]
+__all__ = ["AnnotationError", "EvalTransform", "SYNTHETIC_CLASSES", "TrainTransform", "VideoDataset",
+           "VideoDecodeError", "VideoReader", "eval_clip", "make_sampler", "make_synthetic_dataset",
+           "read_class_folders", "read_kinetics_csv", "read_list_file", "read_ssv2", "read_video", "synthetic_clip"]

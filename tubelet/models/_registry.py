@@ -31,8 +31,10 @@ class PretrainedCfg:
         input_size: ``(C, T, H, W)`` for video models, ``(C, H, W)`` for image models.
         mean, std: per-channel normalisation on the 0-1 scale.
         num_frames: frames per clip (video models), else None.
-        sampler: ``"dense"`` (clip of ``num_frames`` every ``frame_interval`` frames) or ``"segment"`` (one frame
-            from each of ``num_frames`` equal segments); None for image models.
+        sampler: the official frame-sampling rule (``tubelet.data.presets.SAMPLERS``): ``"dense"`` (PySlowFast clip of
+            ``num_frames`` spanning ``num_frames * frame_interval``), ``"sample_frames"`` (MMAction2, stride exactly
+            ``frame_interval``), ``"segment"`` / ``"segment_middle"`` (one frame from each of ``num_frames`` equal
+            segments); None for image models.
         frame_interval: stride between sampled frames for the dense sampler.
         test_views: ``(clips, crops)`` used for the published multi-view numbers.
         resize_size: short side the frames are resized to before the centre crop at evaluation.

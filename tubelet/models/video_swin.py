@@ -483,7 +483,7 @@ _PAPER = "Video Swin Transformer (arXiv:2106.13230)"
 def _cfg(name: str) -> PretrainedCfg:
     return PretrainedCfg(
         architecture=name, num_classes=400, input_size=(3, 32, 224, 224), mean=(0.485, 0.456, 0.406),
-        std=(0.229, 0.224, 0.225), num_frames=32, sampler="dense", frame_interval=2, test_views=(4, 3),
+        std=(0.229, 0.224, 0.225), num_frames=32, sampler="sample_frames", frame_interval=2, test_views=(4, 3),
         resize_size=224, label_names="kinetics400", source=_SOURCE, license="Apache-2.0", paper=_PAPER,
         notes="Kinetics recipe: 32x2 dense clips, 4 clips x 3 crops (short side 224), softmax averaged; SSv2: "
               "window (16,7,7), segment sampling, 1 clip x 3 crops. ImageNet mean/std.")
