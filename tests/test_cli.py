@@ -67,3 +67,12 @@ def test_user_errors_are_one_line(tmp_path, capsys):
 def test_model_table_matches_params():
     table = model_table("uniformer_small")
     assert "21,400,400" in table and np.all([len(line) > 0 for line in table.splitlines()])
+
+
+def test_data_synthetic(tmp_path, capsys):
+    assert main(["data", "synthetic", str(tmp_path / "syn"), "--train", "3", "--val", "2", "--frames", "4",
+                 "--height", "32", "--width", "48"]) == 0
+    assert "wrote 3 train + 2 val clips" in capsys.readouterr().out
+    assert len((tmp_path / "syn" / "train.txt").read_text().splitlines()) == 3
+    assert main(["data", "synthetic", str(tmp_path / "odd"), "--height", "33"]) == 2
+    assert "even frame sizes" in capsys.readouterr().err
