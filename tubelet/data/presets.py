@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from . import sampling, transforms as T
+from .augment import RandAugment, random_erasing
 
 __all__ = ["make_sampler", "eval_indices", "eval_clip", "EvalTransform", "TrainTransform"]
 
@@ -80,6 +81,8 @@ class TrainTransform:
     flip: bool = True
     short_side: int | None = 256  # resize before cropping (MMAction2 recipes); None keeps the decoded size
     interpolation: str = "bilinear"
+    rand_augment: str | None = None  # e.g. "rand-m7-n4-mstd0.5-inc1" (UniFormer/UniFormerV2 recipes)
+    erase_prob: float = 0.0  # random erasing after normalisation (UniFormer 0.25)
 
     @classmethod
     def from_cfg(cls, cfg, **kw) -> "TrainTransform":
@@ -89,11 +92,20 @@ class TrainTransform:
         x = T.to_tchw(frames)
         if self.short_side:
             x = T.resize_short_side(x, self.short_side, self.interpolation)
+        if self.rand_augment:  # before the crop, as PySlowFast (same sampled ops for every frame)
+            x = self._rand_augment(x, rng)
         x = T.random_resized_crop(x, self.crop_size, rng, self.scale, self.ratio, self.interpolation)
         flipped = bool(self.flip and rng.random() < 0.5)
         if flipped:
             x = T.hflip(x)
-        return T.normalize(x, self.mean, self.std).permute(1, 0, 2, 3).contiguous(), flipped
+        clip = T.normalize(x, self.mean, self.std).permute(1, 0, 2, 3).contiguous()
+        if self.erase_prob > 0:
+            clip = random_erasing(clip, rng, self.erase_prob)
+        return clip, flipped
+
+    def __post_init__(self):
+        self._rand_augment = RandAugment(self.rand_augment, fill=tuple(255 * m for m in self.mean)) \
+            if self.rand_augment else None
 
 
 def eval_clip(frames, cfg) -> torch.Tensor:
