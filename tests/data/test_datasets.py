@@ -164,3 +164,32 @@ def test_eval_transform_three_crops_normalised():
     frames = torch.full((4, 64, 96, 3), 255, dtype=torch.uint8)
     views = EvalTransform(32, 32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), num_crops=3)(frames)
     assert views.shape == (3, 3, 4, 32, 32) and torch.allclose(views, torch.ones(()))
+
+
+def test_loader_workers_see_the_epoch(synthetic):
+    from tubelet.data import make_loader
+    root, files = synthetic
+    cfg = _cfg(frames=4)
+    ds = VideoDataset(read_list_file(files["train"], root)[:4], make_sampler(cfg),
+                      TrainTransform.from_cfg(cfg, short_side=None), train=True, seed=2)
+    loader = make_loader(ds, batch_size=2, train=True, num_workers=2, seed=2)
+    epochs = []
+    for epoch in range(2):
+        loader.sampler.set_epoch(epoch)
+        epochs.append(torch.cat([x for x, _ in loader]))
+    assert epochs[0].shape == (4, 3, 4, 48, 48)
+    assert not torch.equal(epochs[0], epochs[1])  # persistent workers still got the new epoch
+    loader.sampler.set_epoch(0)
+    again = torch.cat([x for x, _ in loader])
+    assert torch.equal(again, epochs[0])  # (seed, epoch) reproduces the epoch exactly
+
+
+def test_split_and_average_views():
+    from tubelet.data import average_views, split_views
+    views = torch.randn(2, 6, 3, 2, 8, 8)
+    chunks = split_views(views, 4)
+    assert [c.shape[0] for c in chunks] == [4, 4, 4]
+    logits = torch.randn(12, 5)
+    avg = average_views(logits, 6)
+    assert avg.shape == (2, 5) and torch.allclose(avg.sum(1), torch.ones(2))
+    assert torch.allclose(average_views(logits, 6, "logits"), logits.view(2, 6, 5).mean(1))

@@ -141,9 +141,9 @@ class VideoDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _load(self, index: int):
+    def _load(self, index: int, epoch: int):
         path, label = self.samples[index]
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+        rng = np.random.default_rng((self.seed, epoch, index))
         with VideoReader(path) as reader:
             if self.train:
                 frames = reader.get_frames(self.sampler(reader.num_frames, rng=rng))
@@ -153,11 +153,14 @@ class VideoDataset(torch.utils.data.Dataset):
                      for k in range(self.num_clips)]
         return torch.cat(views), label
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, item):
+        """``item``: an index, or ``(epoch, index)`` from ``loader.EpochSampler`` (workers keep their own copies of the
+        dataset, so the epoch travels with the index)."""
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         for attempt in range(len(self.samples)):
             i = (index + attempt) % len(self.samples)
             try:
-                return self._load(i)
+                return self._load(i, epoch)
             except VideoDecodeError as e:
                 if not self.skip_bad:
                     raise
