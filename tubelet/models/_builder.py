@@ -104,7 +104,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         raise CheckpointError(f"{path}: refused: the file pickles objects other than tensors and plain data, and "
                               f"tubelet never runs code from a checkpoint ({first}). Re-save its state dict with "
                               f"torch.save(model.state_dict(), ...)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - garbage makes the unpickler fail in many ways (IndexError, KeyError...)
         raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint (truncated or not a checkpoint): "
                               f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}") \
             from None
