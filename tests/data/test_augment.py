@@ -80,3 +80,18 @@ def test_train_transform_with_the_uniformer_recipe():
     assert clip.shape == (3, 4, 24, 24) and isinstance(flipped, bool)
     again, _ = t(frames, np.random.default_rng(0))
     assert torch.equal(clip, again)
+
+
+def test_multi_scale_crop_boxes():
+    from tubelet.data.transforms import multi_scale_crop_params
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        top, left, h, w = multi_scale_crop_params(256, 340, rng)
+        assert top + h <= 256 and left + w <= 340
+        assert {h, w} <= {256, 224, 192, 168}  # int(256 * s) for the default scales
+        seen.add((top, left) if (h, w) == (256, 256) else None)
+    assert {(0, 0), (0, 84), (0, 42)} <= seen  # corners / centre offsets of a 256x256 box in 340 wide frames
+    t = TrainTransform(32, (0.5,) * 3, (0.5,) * 3, short_side=None, crop="multi_scale")
+    clip, _ = t(torch.randint(0, 256, (2, 48, 64, 3), dtype=torch.uint8), np.random.default_rng(1))
+    assert clip.shape == (3, 2, 32, 32)

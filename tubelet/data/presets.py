@@ -83,6 +83,7 @@ class TrainTransform:
     interpolation: str = "bilinear"
     rand_augment: str | None = None  # e.g. "rand-m7-n4-mstd0.5-inc1" (UniFormer/UniFormerV2 recipes)
     erase_prob: float = 0.0  # random erasing after normalisation (UniFormer 0.25)
+    crop: str = "random_resized"  # or "multi_scale" (MMAction2 MultiScaleCrop, then resized to crop_size)
 
     @classmethod
     def from_cfg(cls, cfg, **kw) -> "TrainTransform":
@@ -94,7 +95,13 @@ class TrainTransform:
             x = T.resize_short_side(x, self.short_side, self.interpolation)
         if self.rand_augment:  # before the crop, as PySlowFast (same sampled ops for every frame)
             x = self._rand_augment(x, rng)
-        x = T.random_resized_crop(x, self.crop_size, rng, self.scale, self.ratio, self.interpolation)
+        if self.crop == "multi_scale":
+            top, left, h, w = T.multi_scale_crop_params(x.shape[-2], x.shape[-1], rng)
+            x = T.resize(T.crop(x, top, left, h, w), (self.crop_size, self.crop_size), self.interpolation)
+        elif self.crop == "random_resized":
+            x = T.random_resized_crop(x, self.crop_size, rng, self.scale, self.ratio, self.interpolation)
+        else:
+            raise ValueError(f"crop must be 'random_resized' or 'multi_scale', got {self.crop!r}")
         flipped = bool(self.flip and rng.random() < 0.5)
         if flipped:
             x = T.hflip(x)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["to_tchw", "resize", "resize_short_side", "center_crop", "three_crop", "crop", "hflip", "normalize",
-           "to_model_input", "random_resized_crop_params", "random_resized_crop"]
+           "to_model_input", "random_resized_crop_params", "random_resized_crop", "multi_scale_crop_params"]
 
 
 def to_tchw(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -119,3 +119,21 @@ def random_resized_crop(x: torch.Tensor, size: int, rng: np.random.Generator, sc
     """One crop box for the whole clip, resized to ``size`` x ``size``."""
     top, left, h, w = random_resized_crop_params(x.shape[-2], x.shape[-1], rng, scale, ratio)
     return resize(crop(x, top, left, h, w), (size, size), interpolation)
+
+
+def multi_scale_crop_params(height: int, width: int, rng: np.random.Generator,
+                            scales: tuple[float, ...] = (1, 0.875, 0.75, 0.66), max_wh_scale_gap: int = 1,
+                            random_crop: bool = False) -> tuple[int, int, int, int]:
+    """MMAction2 ``MultiScaleCrop`` box ``(top, left, h, w)`` (TSN/TSM recipes): side lengths from
+    ``int(min(H, W) * scale)`` with at most ``max_wh_scale_gap`` scale steps between width and height; the offset is
+    one of 5 fixed positions (corners and centre) unless ``random_crop``."""
+    base = min(height, width)
+    sizes = [int(base * s) for s in scales]
+    pairs = [(w, h) for i, h in enumerate(sizes) for j, w in enumerate(sizes) if abs(i - j) <= max_wh_scale_gap]
+    w, h = pairs[int(rng.integers(len(pairs)))]
+    if random_crop:
+        return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+    ws, hs = (width - w) // 4, (height - h) // 4
+    offsets = [(0, 0), (4 * ws, 0), (0, 4 * hs), (4 * ws, 4 * hs), (2 * ws, 2 * hs)]
+    left, top = offsets[int(rng.integers(len(offsets)))]
+    return top, left, h, w
