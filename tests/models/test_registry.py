@@ -98,5 +98,9 @@ def test_label_lists():
     assert alpha[:2] == ("abseiling", "air drumming") and official[:2] == ("riding a bike", "marching")
     assert len(load_labels("kinetics710")) == 710
     assert len(load_labels("kinetics600")) == 600 and len(load_labels("kinetics700")) == 700
+    from tubelet.labels import flip_label_map
+    assert len(load_labels("sthv2")) == 174
+    assert flip_label_map("sthv2") == {86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}  # MMAction2's map
+    assert flip_label_map("kinetics400") == {}
     with pytest.raises(ValueError, match="unknown label list"):
         load_labels("imagenet")

@@ -2,6 +2,7 @@
 
 * ``kinetics400``: Kinetics-400 in alphabetical order (MMAction2's ``label_map_k400.txt``).
 * ``kinetics600``, ``kinetics700``: alphabetical (MMAction2's label maps).
+* ``sthv2``: Something-Something v2 (174 classes, index order of its labels.json).
 * ``kinetics710``: the Kinetics-710 label space of UniFormerV2's post-pretraining (MMAction2's ``label_map_k710.txt``).
 * ``kinetics400_uniformer``: Kinetics-400 in the order of the official UniFormer weights
   (``video_classification/data_list/k400/kinetics_400_categroies.txt``: "riding a bike", "marching", ...), derived
@@ -12,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["available", "load_labels", "load_label_map", "LABEL_MAPS"]
+__all__ = ["available", "load_labels", "load_label_map", "flip_label_map", "LABEL_MAPS"]
 
 #: row maps from a source label space to a target one: name -> (json file of source rows, source list, target list).
 #: ``k710_to_k{400,600,700}.json`` are UniFormerV2's / MMAction2's ``k710_channel_map/map_k*.json``: entry i is the
@@ -47,3 +48,20 @@ def load_label_map(name: str) -> tuple[list[int], str, str]:
     file, source, target = LABEL_MAPS[name]
     rows = json.loads((resources.files(__package__) / file).read_text())
     return [int(r) for r in rows], source, target
+
+
+def flip_label_map(name: str) -> dict[int, int]:
+    """``{class: class after a horizontal flip}`` for the classes of list ``name`` whose meaning flips (their name with
+    "left" and "right" swapped is another class). For ``sthv2`` this gives MMAction2's ``{86: 87, 87: 86, 93: 94,
+    94: 93, 166: 167, 167: 166}`` (pulling / pushing left-right, turning the camera)."""
+    import re
+
+    labels = load_labels(name)
+    index = {label: i for i, label in enumerate(labels)}
+    swap = {"left": "right", "right": "left"}
+    out = {}
+    for i, label in enumerate(labels):
+        flipped = re.sub(r"\b(left|right)\b", lambda m: swap[m.group(1)], label)
+        if flipped != label and flipped in index:
+            out[i] = index[flipped]
+    return out
