@@ -1,4 +1,5 @@
 """Data: decoding, frame sampling, transforms and datasets, shared by every entry point (one data path)."""
+from .augment import Mixup, RandAugment, random_erasing
 from .datasets import (AnnotationError, VideoDataset, read_class_folders, read_kinetics_csv, read_list_file,
                        read_ssv2)
 from .decode import VideoDecodeError, VideoReader, read_video
@@ -6,6 +7,6 @@ from .loader import EpochSampler, average_views, make_loader, split_views
 from .presets import EvalTransform, TrainTransform, eval_clip, make_sampler
 from .synthetic import SYNTHETIC_CLASSES, make_synthetic_dataset, synthetic_clip
 
-__all__ = ["AnnotationError", "EpochSampler", "average_views", "make_loader", "split_views", "EvalTransform", "SYNTHETIC_CLASSES", "TrainTransform", "VideoDataset",
+__all__ = ["Mixup", "RandAugment", "random_erasing", "AnnotationError", "EpochSampler", "average_views", "make_loader", "split_views", "EvalTransform", "SYNTHETIC_CLASSES", "TrainTransform", "VideoDataset",
            "VideoDecodeError", "VideoReader", "eval_clip", "make_sampler", "make_synthetic_dataset",
            "read_class_folders", "read_kinetics_csv", "read_list_file", "read_ssv2", "read_video", "synthetic_clip"]
