@@ -39,15 +39,6 @@ def _weights(manifest: dict, entries_key: str = "manifest", sha_key: str = "weig
     return sd, x
 
 
-def _check(out: torch.Tensor, expected: torch.Tensor, case: str, what: str, record) -> None:
-    assert out.shape == expected.shape
-    err = recipe.max_rel_error(out, expected)
-    record(case, what, err)
-    assert err <= recipe.RTOL, f"{case} {what}: relative error {err:.2e} > {recipe.RTOL}"
-    if what == "logits":
-        assert torch.equal(out.argmax(-1), expected.argmax(-1))
-
-
 @pytest.mark.parametrize("case", recipe.cases("uniformer_"))
 def test_forward_matches_official(case, tmp_path, record_parity):
     manifest, expected = recipe.load_case(case)
@@ -63,8 +54,8 @@ def test_forward_matches_official(case, tmp_path, record_parity):
         logits = model.forward_head(feats)
         pooled = model.forward_head(feats, pre_logits=True)
         assert torch.equal(model(x), logits)
-    _check(logits, expected["logits"], case, "logits", record_parity)
-    _check(pooled, expected["features"], case, "features", record_parity)
+    recipe.check(logits, expected["logits"], case, "logits", record_parity)
+    recipe.check(pooled, expected["features"], case, "features", record_parity)
 
 
 @pytest.mark.parametrize("case,layout", [(c, lay) for c in recipe.cases("uniformer_") for lay in list(_layouts(c))[1:]])
@@ -102,8 +93,8 @@ def test_image_checkpoint_initialises_video_model_as_official(case, layout, tmp_
         feats = model.forward_features(x)
         pooled = model.forward_head(feats, pre_logits=True)
         per_frame = feats.mean((-2, -1))  # B, C, T'
-    _check(pooled, expected["features"], case, f"features, {layout}", record_parity)
-    _check(per_frame, expected["features_t"], case, f"features_t, {layout}", record_parity)
+    recipe.check(pooled, expected["features"], case, f"features, {layout}", record_parity)
+    recipe.check(per_frame, expected["features_t"], case, f"features_t, {layout}", record_parity)
 
 
 def _mmaction2_weights():
@@ -138,5 +129,5 @@ def test_mmaction2_checkpoint_matches_mmaction2(training_file, tmp_path, record_
     with torch.no_grad():
         feats = model.forward_features(x)
         logits, pooled = model.forward_head(feats), model.forward_head(feats, pre_logits=True)
-    _check(logits, expected["logits"], case, "logits", record_parity)
-    _check(pooled, expected["features"], case, "features", record_parity)
+    recipe.check(logits, expected["logits"], case, "logits", record_parity)
+    recipe.check(pooled, expected["features"], case, "features", record_parity)

@@ -23,15 +23,6 @@ def _official(case):
     return manifest, expected, sd, x
 
 
-def _check(out, expected, case, what, record):
-    assert out.shape == expected.shape
-    err = recipe.max_rel_error(out, expected)
-    record(case, what, err)
-    assert err <= recipe.RTOL, f"{case} {what}: relative error {err:.2e}"
-    if what == "logits":
-        assert torch.equal(out.argmax(-1), expected.argmax(-1))
-
-
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if "l14" in c else c for c in FORWARD])
 def test_forward_matches_official(case, tmp_path, record_parity):
     manifest, expected, sd, x = _official(case)
@@ -48,8 +39,8 @@ def test_forward_matches_official(case, tmp_path, record_parity):
         feats = model.forward_features(x)
         logits = model.forward_head(feats)
         assert torch.equal(model.forward_head(feats, pre_logits=True), feats)
-    _check(logits, expected["logits"], case, "logits", record_parity)
-    _check(feats, expected["features"], case, "features", record_parity)
+    recipe.check(logits, expected["logits"], case, "logits", record_parity)
+    recipe.check(feats, expected["features"], case, "features", record_parity)
 
 
 def test_flat_official_file_loads_the_same_weights(tmp_path):
@@ -131,7 +122,7 @@ def test_clip_initialisation_matches_official(case, tmp_path, record_parity):
         assert model.load_report.new == ["transformer.proj.2.weight", "transformer.proj.2.bias"]
         with torch.no_grad():
             features = model.forward_features(x)
-        _check(features, expected["features"], case, f"features, {layout}", record_parity)
+        recipe.check(features, expected["features"], case, f"features, {layout}", record_parity)
         clip_part = {k: v for k, v in model.state_dict().items() if k in sd or k == "conv1.weight"}
         if reference is None:
             reference = clip_part
@@ -177,5 +168,5 @@ def test_mmaction2_checkpoint_matches_mmaction2(tmp_path, record_parity):
         feats = model.forward_features(x)
         logits = model.forward_head(feats)
         normed = model.transformer.proj[0](feats)  # MMAction2's features are after its transformer.norm
-    _check(logits, expected["logits"], case, "logits", record_parity)
-    _check(normed, expected["features"], case, "features", record_parity)
+    recipe.check(logits, expected["logits"], case, "logits", record_parity)
+    recipe.check(normed, expected["features"], case, "features", record_parity)

@@ -27,15 +27,6 @@ def _with_buffers(sd, manifest, window):
     return out
 
 
-def _check(out, expected, case, what, record):
-    assert out.shape == expected.shape
-    err = recipe.max_rel_error(out, expected)
-    record(case, what, err)
-    assert err <= recipe.RTOL, f"{case} {what}: relative error {err:.2e}"
-    if what == "logits":
-        assert torch.equal(out.argmax(-1), expected.argmax(-1))
-
-
 @pytest.mark.parametrize("case", recipe.cases("swin_"))
 def test_forward_matches_official(case, tmp_path, record_parity):
     manifest, expected = recipe.load_case(case)
@@ -53,8 +44,8 @@ def test_forward_matches_official(case, tmp_path, record_parity):
     with torch.no_grad():
         feats = model.forward_features(x)
         logits, pooled = model.forward_head(feats), model.forward_head(feats, pre_logits=True)
-    _check(logits, expected["logits"], case, "logits", record_parity)
-    _check(pooled, expected["features"], case, "features", record_parity)
+    recipe.check(logits, expected["logits"], case, "logits", record_parity)
+    recipe.check(pooled, expected["features"], case, "features", record_parity)
 
 
 def _image_file(manifest, sd, with_buffers):
@@ -90,8 +81,8 @@ def test_imagenet_swin_initialises_video_model_as_official(case, with_buffers, t
         feats = model.forward_features(x)
         pooled = model.forward_head(feats, pre_logits=True)
     what = "with buffers" if with_buffers else "without buffers"
-    _check(pooled, expected["features"], case, f"features, {what}", record_parity)
-    _check(feats.mean((-2, -1)), expected["features_t"], case, f"features_t, {what}", record_parity)
+    recipe.check(pooled, expected["features"], case, f"features, {what}", record_parity)
+    recipe.check(feats.mean((-2, -1)), expected["features_t"], case, f"features_t, {what}", record_parity)
 
 
 @pytest.mark.parametrize("training_file", [False, True], ids=["published", "training"])
@@ -117,5 +108,5 @@ def test_mmaction2_checkpoint_matches_mmaction2(training_file, tmp_path, record_
     with torch.no_grad():
         feats = model.forward_features(x)
         logits, pooled = model.forward_head(feats), model.forward_head(feats, pre_logits=True)
-    _check(logits, expected["logits"], case, "logits", record_parity)
-    _check(pooled, expected["features"], case, "features", record_parity)
+    recipe.check(logits, expected["logits"], case, "logits", record_parity)
+    recipe.check(pooled, expected["features"], case, "features", record_parity)

@@ -92,3 +92,15 @@ def entry_mismatches(sd, entries: list[dict]) -> list[str]:
 def max_rel_error(out: torch.Tensor, expected: torch.Tensor) -> float:
     """``max|out - expected| / max(1, max|expected|)``: the fixtures' error measure."""
     return float((out - expected).abs().max() / max(1.0, float(expected.abs().max())))
+
+
+def check(out, expected, case: str, what: str, record) -> None:
+    """The parity test: same shape, relative error within RTOL (recorded for the summary), equal argmax of logits."""
+    import torch
+
+    assert out.shape == expected.shape
+    err = max_rel_error(out, expected)
+    record(case, what, err)
+    assert err <= RTOL, f"{case} {what}: relative error {err:.2e} > {RTOL}"
+    if what == "logits":
+        assert torch.equal(out.argmax(-1), expected.argmax(-1))

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Callable
 
 __all__ = ["PretrainedCfg", "register_model", "list_models", "get_entrypoint", "get_family", "is_model",
-           "resolve_args"]
+           "resolve_args", "attach_cfg"]
 
 
 @dataclass(frozen=True)
@@ -137,3 +137,13 @@ def resolve_args(variant: str, cls: type, model_args: dict, args: dict, fixed: t
     bound = sig.bind(**args)
     bound.apply_defaults()
     return {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
+
+
+def attach_cfg(model, cfg: PretrainedCfg, resolved: dict, **data) -> None:
+    """Give a freshly built model its ``pretrained_cfg`` and ``model_args``: ``data`` (frames, sizes) replaces cfg
+    fields; a classifier that differs from the cfg's drops the label list (its rows are no longer those classes)."""
+    cfg = cfg.replace(**data)
+    if model.num_classes != cfg.num_classes:
+        cfg = cfg.replace(num_classes=model.num_classes, label_names=None)
+    model.pretrained_cfg = cfg
+    model.model_args = resolved

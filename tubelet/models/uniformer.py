@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ._convert import CheckpointError, inflate_average, strip_prefix
-from ._registry import PretrainedCfg, register_model, resolve_args
+from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, Mlp, drop_path_rates, init_linear_and_norm
 
 __all__ = ["UniFormer"]
@@ -486,20 +486,15 @@ def _create_uniformer(variant: str, cfg: PretrainedCfg, model_args: dict, **kwar
                             fixed=("video",), extra={"num_frames", "img_size", *_ALIASES})
     model = UniFormer(**resolved)
     # Data contract: frames / resolution overrides change what the preprocessing feeds the model.
-    size = img_size or cfg.input_size[-1]
+    size = resolved["img_size"] = img_size or cfg.input_size[-1]
     if model.video:
-        frames = num_frames or cfg.num_frames
-        cfg = cfg.replace(input_size=(3, frames, size, size), num_frames=frames, resize_size=size)  # short side = crop
-        resolved["num_frames"] = frames
+        frames = resolved["num_frames"] = num_frames or cfg.num_frames
+        data = dict(input_size=(3, frames, size, size), num_frames=frames, resize_size=size)  # short side = crop
     elif num_frames is not None:
         raise ValueError(f"{variant} is an image model: num_frames does not apply")
     else:
-        cfg = cfg.replace(input_size=(3, size, size), resize_size=int(round(size * 256 / 224)))
-    resolved["img_size"] = size
-    if model.num_classes != cfg.num_classes:
-        cfg = cfg.replace(num_classes=model.num_classes, label_names=None)
-    model.pretrained_cfg = cfg
-    model.model_args = resolved
+        data = dict(input_size=(3, size, size), resize_size=int(round(size * 256 / 224)))
+    attach_cfg(model, cfg, resolved, **data)
     return model
 
 

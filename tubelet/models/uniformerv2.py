@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ._convert import CheckpointError, strip_prefix
-from ._registry import PretrainedCfg, register_model, resolve_args
+from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, drop_path_rates
 
 __all__ = ["UniFormerV2", "FUSIONS"]
@@ -513,13 +513,9 @@ def _create_uniformerv2(variant: str, cfg: PretrainedCfg, model_args: dict, **kw
     resolved.update(return_list=tr.return_list, n_layers=len(tr.dec), n_dim=model.num_features,
                     n_head=tr.dec[0].attn.num_heads if len(tr.dec) else resolved["n_head"] or resolved["heads"],
                     mlp_dropout=[blk.mlp.dropout.p for blk in tr.dec])
-    frames = num_frames or cfg.num_frames
-    cfg = cfg.replace(input_size=(3, frames, model.input_resolution, model.input_resolution), num_frames=frames)
-    resolved["num_frames"] = frames
-    if model.num_classes != cfg.num_classes:
-        cfg = cfg.replace(num_classes=model.num_classes, label_names=None)
-    model.pretrained_cfg = cfg
-    model.model_args = resolved
+    frames = resolved["num_frames"] = num_frames or cfg.num_frames
+    size = model.input_resolution
+    attach_cfg(model, cfg, resolved, input_size=(3, frames, size, size), num_frames=frames)
     return model
 
 

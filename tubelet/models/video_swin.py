@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ._convert import CheckpointError, strip_prefix
-from ._registry import PretrainedCfg, register_model, resolve_args
+from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, Mlp, drop_path_rates, init_linear_and_norm
 
 __all__ = ["SwinTransformer3D", "relative_position_index", "compute_mask"]
@@ -495,13 +495,8 @@ def _create_video_swin(variant: str, model_args: dict, **kwargs) -> SwinTransfor
     resolved = resolve_args(variant, SwinTransformer3D, model_args,
                             {"num_classes": cfg.num_classes, **model_args, **kwargs}, extra={"num_frames"})
     model = SwinTransformer3D(**resolved)
-    frames = num_frames or cfg.num_frames
-    cfg = cfg.replace(input_size=(3, frames, 224, 224), num_frames=frames)
-    resolved["num_frames"] = frames
-    if model.num_classes != cfg.num_classes:
-        cfg = cfg.replace(num_classes=model.num_classes, label_names=None)
-    model.pretrained_cfg = cfg
-    model.model_args = resolved
+    frames = resolved["num_frames"] = num_frames or cfg.num_frames
+    attach_cfg(model, cfg, resolved, input_size=(3, frames, 224, 224), num_frames=frames)
     return model
 
 
