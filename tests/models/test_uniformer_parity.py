@@ -100,10 +100,7 @@ def test_image_checkpoint_initialises_video_model_as_official(case, layout, tmp_
 def _mmaction2_weights():
     case = recipe.cases("mmaction2_uniformer_")[0]
     manifest, expected = recipe.load_case(case)
-    source, _ = recipe.load_case(manifest["source_case"])
-    official = recipe.make_state_dict(source["manifest"], manifest["weight_seed"])
-    key_map = manifest["key_map"]
-    sd = {e["key"]: official[key_map[e["key"]]] for e in manifest["manifest"] if not e["buffer"]}
+    sd, _ = recipe.mmaction2_state_dict(manifest)
     assert recipe.weights_sha256(sd) == manifest["weights_sha256"]
     x = recipe.make_input(manifest)
     assert recipe.tensor_sha256(x) == manifest["input_sha256"]

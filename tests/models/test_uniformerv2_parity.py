@@ -155,9 +155,7 @@ def test_openai_half_precision_archive_loads(tmp_path):
 def test_mmaction2_checkpoint_matches_mmaction2(tmp_path, record_parity):
     case = recipe.cases("mmaction2_uniformerv2_")[0]
     manifest, expected = recipe.load_case(case)
-    source, _ = recipe.load_case(manifest["source_case"])
-    official = recipe.make_state_dict(source["manifest"], manifest["weight_seed"])
-    sd = {e["key"]: official[manifest["key_map"][e["key"]]] for e in manifest["manifest"] if not e["buffer"]}
+    sd, _ = recipe.mmaction2_state_dict(manifest)
     assert recipe.weights_sha256(sd) == manifest["weights_sha256"]
     x = recipe.make_input(manifest)
     path = tmp_path / "mma.pth"

@@ -57,6 +57,15 @@ def make_state_dict(entries: list[dict], seed: int) -> "OrderedDict[str, torch.T
     return OrderedDict((e["key"], _draw(e, g)) for e in entries if e["role"] != "buffer")
 
 
+def mmaction2_state_dict(manifest: dict) -> tuple[dict, "OrderedDict[str, torch.Tensor]"]:
+    """An MMAction2 case's weights by its recipe: generated in the OFFICIAL order of ``source_case``, then renamed
+    with ``key_map``. Returns ``(mmaction2_state_dict, official_state_dict)``."""
+    source, _ = load_case(manifest["source_case"])
+    official = make_state_dict(source["manifest"], manifest["weight_seed"])
+    sd = {e["key"]: official[manifest["key_map"][e["key"]]] for e in manifest["manifest"] if not e["buffer"]}
+    return sd, official
+
+
 def make_input(manifest: dict) -> torch.Tensor:
     g = torch.Generator(device="cpu")
     g.manual_seed(manifest["input_seed"])
