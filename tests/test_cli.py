@@ -59,7 +59,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("tubelet predict: error:") and "x.pth: no such checkpoint file" in err
     assert main(["predict", str(tmp_path / "v.mp4"), "--model", "uniformer_small_2d"]) == 2
-    assert "v.mp4: no such video file" in capsys.readouterr().err
+    assert "v.mp4: no such file or folder" in capsys.readouterr().err
     assert main(["predict", "--model", "uniformer_small", "--set", "depth"]) == 2
     assert "key=value" in capsys.readouterr().err
 

@@ -120,19 +120,22 @@ class VideoDataset(torch.utils.data.Dataset):
         flip_label_map: ``{label: label_when_flipped}`` (e.g. Something-Something left/right classes).
         skip_bad: on a broken video, log it once, count it in ``num_skipped`` and serve the next item instead.
         seed: base seed; each item's generator is seeded with (seed, epoch, index), see :meth:`set_epoch`.
+        num_samples: train: augment the sampled frames this many times independently (PySlowFast
+            ``AUG.NUM_SAMPLE``: one decode, several differently augmented clips per video and step).
     Returns per item:
-        train ``(clip (C, T, H, W), label)``; test ``(views (clips*crops, C, T, H, W), label)``.
+        train ``(clip (C, T, H, W), label)``, or with ``num_samples = n > 1`` ``(clips (n, C, T, H, W), labels (n,))``;
+        test ``(views (clips*crops, C, T, H, W), label)``.
     """
 
     def __init__(self, samples: Sequence[tuple[str, int]], sampler: Callable, transform: Callable, *,
                  train: bool, num_clips: int = 1, flip_label_map: dict[int, int] | None = None,
-                 skip_bad: bool = False, seed: int = 0):
+                 skip_bad: bool = False, seed: int = 0, num_samples: int = 1):
         if not samples:
             raise ValueError("VideoDataset needs at least one sample")
         self.samples, self.sampler, self.transform = list(samples), sampler, transform
         self.train, self.num_clips = train, num_clips
         self.flip_label_map = flip_label_map or {}
-        self.skip_bad, self.seed, self.epoch = skip_bad, seed, 0
+        self.skip_bad, self.seed, self.epoch, self.num_samples = skip_bad, seed, 0, num_samples
         self.num_skipped, self._bad = 0, set()
 
     def set_epoch(self, epoch: int) -> None:
@@ -145,13 +148,19 @@ class VideoDataset(torch.utils.data.Dataset):
         path, label = self.samples[index]
         rng = np.random.default_rng((self.seed, epoch, index))
         with VideoReader(path) as reader:
-            if self.train:
-                frames = reader.get_frames(self.sampler(reader.num_frames, rng=rng))
-                clip, flipped = self.transform(frames, rng)
-                return clip, self.flip_label_map.get(label, label) if flipped else label
-            views = [self.transform(reader.get_frames(self.sampler(reader.num_frames, clip_index=k)))
-                     for k in range(self.num_clips)]
-        return torch.cat(views), label
+            if not self.train:
+                views = [self.transform(reader.get_frames(self.sampler(reader.num_frames, clip_index=k)))
+                         for k in range(self.num_clips)]
+                return torch.cat(views), label
+            frames = reader.get_frames(self.sampler(reader.num_frames, rng=rng))
+        clips, labels = [], []
+        for _ in range(self.num_samples):
+            clip, flipped = self.transform(frames, rng)
+            clips.append(clip)
+            labels.append(self.flip_label_map.get(label, label) if flipped else label)
+        if self.num_samples == 1:
+            return clips[0], labels[0]
+        return torch.stack(clips), torch.tensor(labels)
 
     def __getitem__(self, item):
         """``item``: an index, or ``(epoch, index)`` from ``loader.EpochSampler`` (workers keep their own copies of the

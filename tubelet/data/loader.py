@@ -10,24 +10,41 @@ __all__ = ["EpochSampler", "make_loader", "split_views", "average_views"]
 
 class EpochSampler(torch.utils.data.Sampler):
     """Yields ``(epoch, index)`` pairs: a permutation seeded by (seed, epoch) when ``shuffle``, else in order.
-    Call :meth:`set_epoch` before each epoch."""
+    Call :meth:`set_epoch` before each epoch.
 
-    def __init__(self, length: int, shuffle: bool, seed: int = 0):
-        self.length, self.shuffle, self.seed, self.epoch = length, shuffle, seed, 0
+    Distributed: rank ``r`` of ``n`` takes every n-th item of the permutation. Training shards are cut to equal
+    length (the permutation's tail is dropped, so every rank runs the same number of steps); evaluation shards
+    cover every item exactly once (lengths may differ by one).
+    ``set_epoch(epoch, start=k)`` skips this rank's first ``k`` items: a resumed run continues mid-epoch exactly
+    where the interrupted one stopped.
+    """
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, length: int, shuffle: bool, seed: int = 0, num_replicas: int = 1, rank: int = 0,
+                 equal_shards: bool | None = None):
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} outside [0, {num_replicas})")
+        self.length, self.shuffle, self.seed, self.epoch, self.start = length, shuffle, seed, 0, 0
+        self.num_replicas, self.rank = num_replicas, rank
+        self.equal_shards = shuffle if equal_shards is None else equal_shards
 
-    def __len__(self) -> int:
-        return self.length
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
 
-    def __iter__(self):
+    def _indices(self) -> list[int]:
         if self.shuffle:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
             order = torch.randperm(self.length, generator=g).tolist()
         else:
-            order = range(self.length)
-        return iter([(self.epoch, i) for i in order])
+            order = list(range(self.length))
+        if self.equal_shards:
+            order = order[:self.length // self.num_replicas * self.num_replicas]
+        return order[self.rank::self.num_replicas][self.start:]
+
+    def __len__(self) -> int:
+        return len(self._indices())
+
+    def __iter__(self):
+        return iter([(self.epoch, i) for i in self._indices()])
 
 
 def _worker_init(_worker_id: int) -> None:
@@ -35,13 +52,17 @@ def _worker_init(_worker_id: int) -> None:
 
 
 def make_loader(dataset, batch_size: int, *, train: bool, num_workers: int = 2, seed: int = 0,
-                pin_memory: bool | None = None) -> torch.utils.data.DataLoader:
-    """A DataLoader over a ``VideoDataset`` with an :class:`EpochSampler` (``loader.sampler.set_epoch(e)``)."""
-    sampler = EpochSampler(len(dataset), shuffle=train, seed=seed)
+                pin_memory: bool | None = None, num_replicas: int = 1, rank: int = 0) -> torch.utils.data.DataLoader:
+    """A DataLoader over a ``VideoDataset`` with an :class:`EpochSampler` (``loader.sampler.set_epoch(e)``).
+
+    The loader has its own seeded generator, so creating its iterator never draws from the global torch RNG (a
+    resumed run then sees the same dropout / drop-path draws as an uninterrupted one)."""
+    sampler = EpochSampler(len(dataset), shuffle=train, seed=seed, num_replicas=num_replicas, rank=rank)
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=train,
         worker_init_fn=_worker_init if num_workers > 0 else None, persistent_workers=num_workers > 0,
-        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory)
+        pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+        generator=torch.Generator().manual_seed(seed))
 
 
 def split_views(views: torch.Tensor, max_views: int):

@@ -282,9 +282,11 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
     if meta is not None and meta.get("pretrained_cfg"):
         stored_cfg = meta["pretrained_cfg"]
         keep = {k: tuple(v) if isinstance(v, list) else v for k, v in stored_cfg.items()
-                if k in ("mean", "std", "sampler", "frame_interval", "test_views", "label_names", "notes")}
+                if k in ("input_size", "num_frames", "mean", "std", "sampler", "frame_interval", "test_views",
+                         "resize_size", "interpolation", "label_names", "class_names", "notes")}
         if model.num_classes != stored_cfg.get("num_classes"):
             keep.pop("label_names", None)
+            keep.pop("class_names", None)
         model.pretrained_cfg = model.pretrained_cfg.replace(**keep)
     return model
 

@@ -40,6 +40,8 @@ class PretrainedCfg:
         resize_size: short side the frames are resized to before the centre crop at evaluation.
         interpolation: resize interpolation.
         label_names: name of the label list shipped in ``tubelet/labels`` that the classifier rows follow, or None.
+        class_names: the class names themselves, for classifiers trained on a dataset without a shipped list (a
+            tubelet checkpoint stores them); takes precedence over ``label_names``.
         source: the official repository and commit the architecture reproduces.
         license: licence of the original code/weights.
         paper: the paper's title and arXiv id.
@@ -58,6 +60,7 @@ class PretrainedCfg:
     resize_size: int | None = None
     interpolation: str = "bilinear"
     label_names: str | None = None
+    class_names: tuple[str, ...] | None = None
     source: str = ""
     license: str = ""
     paper: str = ""
@@ -66,6 +69,15 @@ class PretrainedCfg:
     @property
     def is_video(self) -> bool:
         return len(self.input_size) == 4
+
+    def labels(self) -> list[str] | None:
+        """The classifier's class names (``class_names``, else the shipped ``label_names`` list), or None."""
+        if self.class_names:
+            return list(self.class_names)
+        if self.label_names:
+            from ..labels import load_labels
+            return load_labels(self.label_names)
+        return None
 
     def replace(self, **changes) -> "PretrainedCfg":
         return dataclasses.replace(self, **changes)
@@ -144,6 +156,6 @@ def attach_cfg(model, cfg: PretrainedCfg, resolved: dict, **data) -> None:
     fields; a classifier that differs from the cfg's drops the label list (its rows are no longer those classes)."""
     cfg = cfg.replace(**data)
     if model.num_classes != cfg.num_classes:
-        cfg = cfg.replace(num_classes=model.num_classes, label_names=None)
+        cfg = cfg.replace(num_classes=model.num_classes, label_names=None, class_names=None)
     model.pretrained_cfg = cfg
     model.model_args = resolved

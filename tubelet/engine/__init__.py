@@ -1,0 +1,1 @@
+"""Training and evaluation: a readable loop as importable functions (no runner, no hooks)."""

@@ -1,0 +1,85 @@
+"""Process-group set-up for ``torchrun`` (DDP / FSDP) and the few collectives the loop needs.
+
+Launched without ``torchrun`` everything degrades to a single process: rank 0 of 1, and the reductions return their
+input. ``torchrun``'s environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``...) is all that
+multi-node runs need: the rendezvous is torchrun's, not ours.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["DistInfo", "init_distributed", "is_main", "all_reduce_sum", "barrier", "cleanup"]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0  # global rank
+    world_size: int = 1  # processes in the job
+    local_rank: int = 0  # rank on this node (selects the GPU)
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def _pick_device(requested: str, local_rank: int) -> torch.device:
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(requested)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("train.device=cuda but no CUDA device is available")
+        if device.index is None:
+            device = torch.device("cuda", local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    return device
+
+
+def init_distributed(device: str = "auto") -> DistInfo:
+    """Join the process group when started by ``torchrun`` (nccl on GPU, gloo on CPU); else a one-process DistInfo."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    dev = _pick_device(device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30),
+                                device_id=dev if dev.type == "cuda" else None)
+    return DistInfo(rank, world, local_rank, dev)
+
+
+def is_main() -> bool:
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def all_reduce_sum(*tensors: torch.Tensor) -> None:
+    """Sum tensors across processes in place (no-op in a single process). NCCL reduces GPU tensors only, so CPU
+    tensors take a round trip through the current GPU there."""
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        nccl = dist.get_backend() == "nccl"
+        for t in tensors:
+            if nccl and t.device.type != "cuda":
+                on_gpu = t.cuda()
+                dist.all_reduce(on_gpu, op=dist.ReduceOp.SUM)
+                t.copy_(on_gpu.cpu())
+            else:
+                dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+def barrier() -> None:
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
+def cleanup() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,130 @@
+"""Optimiser parameter groups and the learning-rate schedule.
+
+* Weight decay: none on 1-D parameters (biases, norms, ``class_embedding``, BatchNorm; ``no_decay_1d``), none on the
+  names a model lists in ``no_weight_decay()`` (Video Swin: relative position tables and norms) or the recipe's
+  ``no_decay_keys``; everything else decays (UniFormerV2 decays ``positional_embedding``, as the original; Video
+  Swin's recipe sets ``no_decay_1d: false`` because MMAction2 decays its biases).
+* Layer-wise lr decay: the stem is layer 0, every block one layer in registration order, anything after the last
+  block (final norm, head, UniFormerV2's global UniBlocks) the top; lr scale = ``decay ** (top - layer)``.
+* ``backbone_lr_ratio`` scales everything but the classifier (Video Swin's ``lr_mult 0.1``).
+Each group carries ``lr_scale``; the loop sets ``group["lr"] = lr_at(step) * group["lr_scale"]``.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import torch
+from torch import nn
+
+__all__ = ["param_groups", "layer_ids", "lr_at", "build_optimizer", "ModelEma"]
+
+# a block: UniFormer `blocks1.0.`, UniFormerV2 `transformer.resblocks.0.`, Video Swin `layers.0.blocks.1.`
+_BLOCK = re.compile(r"^(.*?(?:blocks\d*|resblocks)\.\d+)\.")
+
+
+def layer_ids(model: nn.Module) -> tuple[dict[str, int], int]:
+    """``({param_name: layer}, top)``: 0 for the stem, 1..n for the blocks, ``top = n + 1`` after the last block."""
+    names = [n for n, _ in model.named_parameters()]
+    blocks = [m.group(1) if (m := _BLOCK.match(n)) else None for n in names]
+    order = list(dict.fromkeys(b for b in blocks if b is not None))
+    index = {b: i + 1 for i, b in enumerate(order)}
+    top = len(order) + 1
+    last_block_pos = max((i for i, b in enumerate(blocks) if b is not None), default=-1)
+    ids, pending = {}, []
+    for i, (name, block) in enumerate(zip(names, blocks)):
+        if block is not None:
+            for p in pending:  # params between blocks (patch merging, the next stage's stem) join the next block
+                ids[p] = index[block]
+            pending = []
+            ids[name] = index[block]
+        elif i > last_block_pos:
+            ids[name] = top
+        elif not ids:
+            ids[name] = 0  # the stem, before any block
+        else:
+            pending.append(name)
+    return ids, top
+
+
+def _classifier_params(model: nn.Module) -> set[int]:
+    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    return {id(p) for p in head.parameters()} if isinstance(head, nn.Module) else set()
+
+
+def param_groups(model: nn.Module, weight_decay: float, no_decay_keys=(), layer_decay: float | None = None,
+                 backbone_lr_ratio: float = 1.0, no_decay_1d: bool = True) -> list[dict]:
+    """Trainable parameters grouped by (weight decay, lr scale). Frozen parameters are left out.
+
+    Returns:
+        ``[{"params", "weight_decay", "lr_scale", "names"}]``, a valid ``torch.optim`` param-group list.
+    """
+    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    ids, top = layer_ids(model) if layer_decay is not None else ({}, 0)
+    head = _classifier_params(model)
+    groups: dict[tuple, dict] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        no_decay = (no_decay_1d and p.ndim <= 1) or name in skip or any(k in name for k in no_decay_keys)
+        scale = 1.0
+        if layer_decay is not None:
+            scale *= layer_decay ** (top - ids[name])
+        if id(p) not in head:
+            scale *= backbone_lr_ratio
+        key = (no_decay, scale)
+        g = groups.setdefault(key, {"params": [], "names": [], "lr_scale": scale,
+                                    "weight_decay": 0.0 if no_decay else weight_decay})
+        g["params"].append(p)
+        g["names"].append(name)
+    if not groups:
+        raise ValueError("the model has no trainable parameters (is everything frozen?)")
+    return list(groups.values())
+
+
+def build_optimizer(model: nn.Module, optim_cfg) -> torch.optim.AdamW:
+    """AdamW over :func:`param_groups` from an ``OptimConfig``."""
+    groups = param_groups(model, optim_cfg.weight_decay, optim_cfg.no_decay_keys, optim_cfg.layer_decay,
+                          optim_cfg.backbone_lr_ratio, optim_cfg.no_decay_1d)
+    return torch.optim.AdamW(groups, lr=optim_cfg.lr, betas=tuple(optim_cfg.betas), eps=optim_cfg.eps)
+
+
+def lr_at(step: float, *, lr: float, total_steps: int, warmup_steps: float = 0, warmup_lr: float = 0.0,
+          min_lr: float = 0.0) -> float:
+    """Learning rate at optimiser step ``step`` (per step, not per epoch, as PySlowFast and MMAction2)."""
+    # 1) linear warmup from warmup_lr to lr
+    if step < warmup_steps:
+        return warmup_lr + (lr - warmup_lr) * step / warmup_steps
+    # 2) half a cosine from lr down to min_lr over the remaining steps
+    progress = min(1.0, (step - warmup_steps) / max(1.0, total_steps - warmup_steps))
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+class ModelEma:
+    """Exponential moving average of a model's weights: ``ema = decay * ema + (1 - decay) * weights`` after every
+    optimiser step, over every floating-point state-dict entry (BatchNorm statistics included, as timm's ModelEmaV2);
+    integer buffers are copied. The copy lives on the model's device, in eval mode."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        import copy
+
+        self.decay = decay
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        ema_state = self.module.state_dict()
+        for name, value in model.state_dict().items():
+            target = ema_state[name]
+            if value.dtype.is_floating_point:
+                target.lerp_(value.detach().to(target.dtype), 1.0 - self.decay)
+            else:
+                target.copy_(value)
+
+    def state_dict(self) -> dict:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state)
