@@ -123,3 +123,19 @@ def test_readme_lists_exactly_the_recipes():
     rows = re.findall(r"^\|\s*\[`?([^`\]]+\.yaml)`?\]", readme, flags=re.MULTILINE)
     assert len(rows) == len(set(rows)), "a recipe is listed twice"
     assert set(rows) == {p.name for p in FILES}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_recipe_dry_run(path):
+    """`tubelet train RECIPE --dry-run`: the recipe's model, optimiser groups, schedule, transforms, mixup, loss,
+    AMP and scaler, for real on this CPU (one step on a generated clip; the full clip is shape-checked on meta)."""
+    from tubelet.engine.train import dry_run
+
+    cfg = load_config(path)
+    result = dry_run(cfg)
+    assert result["finite"], result
+    assert result["full_clip"] == [3, cfg.data.num_frames, cfg.data.crop_size, cfg.data.crop_size]
+    assert result["step_clip"][2] == min(2, cfg.data.num_frames)
+    assert result["eval_logits"] == [1, cfg.model.num_classes] and result["trainable_params"] > 0
+    assert result["grad_scaler"] == (cfg.train.amp == "fp16")

@@ -108,12 +108,12 @@ def cmd_predict(args) -> int:
             windows, probs = timeline(model, video, window=args.window, stride=args.stride)
             for w, p in zip(windows, probs):
                 w["topk"] = topk(p, labels, args.top_k)
-            out = Path(args.out or ".") / (Path(video).stem + ".timeline")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            json_path = out.with_suffix(".json")
+            folder = Path(args.out or ".")
+            folder.mkdir(parents=True, exist_ok=True)
+            json_path = folder / f"{Path(video).stem}.timeline.json"
             json_path.write_text(json.dumps({"video": video, "model": name, "windows": windows}, indent=1))
             png = plot_timeline([(w["start"] + w["end"]) / 2 for w in windows], probs, labels,
-                                out.with_suffix(".png"), topk=min(args.top_k, probs.shape[1]))
+                                folder / f"{Path(video).stem}.timeline.png", topk=min(args.top_k, probs.shape[1]))
             results.append({"video": video, "windows": len(windows), "json": str(json_path), "png": str(png)})
             if not args.json:
                 print(f"{video}: {len(windows)} windows -> {json_path}, {png}")

@@ -117,6 +117,7 @@ class TrainConfig:
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
     progress: bool = True  # tqdm progress bars
     dry_run_frames: int = 2  # --dry-run: frames of the one real training step (the full clip is shape-checked)
+    dry_run_size: int | None = 64  # --dry-run: crop of that step; None (or a model with a fixed size): the recipe's
 
 
 @dataclass
@@ -293,7 +294,7 @@ def validate(cfg: Config) -> None:
                        ("data.crop_size", d.crop_size), ("data.test_clips", d.test_clips),
                        ("data.eval_batch_size", d.eval_batch_size), ("train.save_every_steps", t.save_every_steps),
                        ("train.stop_at_step", t.stop_at_step), ("train.steps_per_epoch", t.steps_per_epoch),
-                       ("optim.reference_batch", o.reference_batch)):
+                       ("optim.reference_batch", o.reference_batch), ("train.dry_run_size", t.dry_run_size)):
         if value is not None and value < 1:
             raise ConfigError(f"{key}: must be >= 1, got {value}")
     if d.num_workers < 0:

@@ -428,8 +428,9 @@ def dry_run(cfg: Config) -> dict:
     """Build everything a recipe needs and run one real optimisation step on a generated clip, on this machine.
 
     The recipe's full clip ``(1, 3, T, S, S)`` is pushed through the model on the meta device (a shape check that
-    costs nothing); the real step uses ``train.dry_run_frames`` frames at the recipe's resolution, through the
-    recipe's train transform (RandAugment, crop, erasing), mixup, loss, AMP, clipping and optimiser. A
+    costs nothing); the real step uses ``train.dry_run_frames`` frames of ``train.dry_run_size`` pixels (the
+    recipe's size for models that need it), through the recipe's train transform (RandAugment, crop, erasing),
+    mixup, loss, AMP, gradient scaler, clipping and optimiser. A
     ``model.checkpoint`` that is not on disk is reported and skipped. The dataset files are not read.
     """
     t0 = time.perf_counter()
@@ -458,10 +459,21 @@ def dry_run(cfg: Config) -> dict:
                   switch_prob=t.mixup_switch_prob, label_smoothing=t.label_smoothing) \
         if t.mixup > 0 or t.cutmix > 0 else None
 
-    # a generated clip through the recipe's own sampler and transforms
-    small = dcfg.replace(num_frames=min(t.dry_run_frames, dcfg.num_frames),
-                         input_size=(3, min(t.dry_run_frames, dcfg.num_frames), *dcfg.input_size[2:]))
-    side = max(d.short_side or 0, dcfg.input_size[-1])
+    # a generated clip through the recipe's own sampler and transforms, at a size this machine steps quickly
+    frames = min(t.dry_run_frames, dcfg.num_frames)
+    size = dcfg.input_size[-1]
+    if t.dry_run_size and t.dry_run_size < size:
+        try:  # models with a fixed input size (UniFormerV2's positional embedding) keep the recipe's
+            with torch.device("meta"):
+                create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)(
+                    torch.empty((1, 3, frames, t.dry_run_size, t.dry_run_size)))
+            size = t.dry_run_size
+        except (RuntimeError, ValueError, AssertionError):
+            pass
+    small = dcfg.replace(num_frames=frames, input_size=(3, frames, size, size))
+    if d.short_side:
+        d = dataclasses.replace(d, short_side=max(size, round(d.short_side * size / dcfg.input_size[-1])))
+    side = max(d.short_side or 0, size)
     video = synthetic_clip(num_frames=max(small.num_frames * (small.frame_interval or 1), small.num_frames) + 2,
                            height=side, width=side * 4 // 3)
     transform = TrainTransform.from_cfg(small, scale=tuple(d.scale), ratio=tuple(d.ratio), flip=d.flip,
@@ -473,7 +485,11 @@ def dry_run(cfg: Config) -> dict:
     x = torch.stack(clips)
     y = torch.arange(batch) % num_classes
     state = TrainState()
-    dry = dataclasses.replace(cfg, optim=dataclasses.replace(o, accum_steps=1))
+    # fp16 autocast on a CPU is emulated and ~10x slower than bf16: the CPU dry run autocasts to bf16 but keeps the
+    # fp16 recipe's gradient scaler in the step (scale, unscale before clipping, step, update)
+    amp = "bf16" if device.type == "cpu" and t.amp == "fp16" else t.amp
+    dry = dataclasses.replace(cfg, data=d, optim=dataclasses.replace(o, accum_steps=1),
+                              train=dataclasses.replace(t, amp=amp))
     stats = train_one_epoch(model, [(x, y)], optimizer, lr_fn=lambda s: o.lr, scaler=scaler, cfg=dry, state=state,
                             device=device, steps_per_epoch=1, ema=ema, mixup=mixup)
     # and one test view through the eval transform
@@ -483,6 +499,7 @@ def dry_run(cfg: Config) -> dict:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"model": cfg.model.name, "num_classes": num_classes, "full_clip": list(dcfg.input_size),
             "step_clip": list(x.shape), "loss": stats["loss"], "eval_logits": list(logits.shape),
-            "trainable_params": trainable, "param_groups": len(optimizer.param_groups),
+            "trainable_params": trainable, "param_groups": len(optimizer.param_groups), "amp": amp,
+            "grad_scaler": scaler.is_enabled(),
             "checkpoint_loaded": cfg.model.checkpoint is not None and Path(cfg.model.checkpoint).exists(),
             "seconds": round(time.perf_counter() - t0, 2), "finite": math.isfinite(stats["loss"])}
