@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "is_main", "all_reduce_sum", "barrier", "cleanup"]
+__all__ = ["DistInfo", "init_distributed", "is_main", "all_reduce_sum", "all_reduce_max", "barrier", "cleanup"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,15 @@ def all_reduce_sum(*tensors: torch.Tensor) -> None:
                 t.copy_(on_gpu.cpu())
             else:
                 dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+def all_reduce_max(value: int) -> int:
+    """The largest ``value`` over all processes."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return value
+    t = torch.tensor([value], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
 
 
 def barrier() -> None:

@@ -26,7 +26,8 @@ def autocast(device: torch.device, amp: str):
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader, *, num_classes: int, device: torch.device, view_average: str = "prob",
              amp: str = "none", max_views: int = 16, frame_order: str = "keep", seed: int = 0,
-             progress: bool = False, desc: str = "eval", keep_scores: bool = False) -> dict:
+             progress: bool = False, desc: str = "eval", keep_scores: bool = False,
+             equal_forwards: bool = False) -> dict:
     """Evaluate ``model`` on a test loader that yields ``(views (B, V, C, T, H, W), labels (B,))``.
 
     Args:
@@ -35,6 +36,9 @@ def evaluate(model: torch.nn.Module, loader, *, num_classes: int, device: torch.
         frame_order: ``keep``, or ``shuffle`` to permute each video's frames at random (the same permutation for all
             its views): a model that uses temporal order should fail on shuffled clips.
         keep_scores: also return this process's per-video scores ``(N, K)`` and their dataset indices.
+        equal_forwards: make every process run as many forward passes as the busiest one (FSDP gathers parameters
+            collectively in each forward; shards of a test set may differ by one video). Extra passes are not
+            counted.
     Returns:
         ``{"top1", "top5", "mean_class_accuracy", "loss", "num_samples", "confusion": ConfusionMatrix}`` (+
         ``"scores"``, ``"indices"``), reduced over every process.
@@ -47,6 +51,7 @@ def evaluate(model: torch.nn.Module, loader, *, num_classes: int, device: torch.
     scores_all, index_all = [], []
     sampler = getattr(loader, "sampler", None)
     indices = iter(sampler) if sampler is not None and hasattr(sampler, "_indices") else None
+    forwards, last_chunk = 0, None
     for views, labels in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
         B, V = views.shape[:2]
         if frame_order == "shuffle":
@@ -58,6 +63,8 @@ def evaluate(model: torch.nn.Module, loader, *, num_classes: int, device: torch.
         flat = views.flatten(0, 1).to(device, non_blocking=True)  # B*V, C, T, H, W
         with autocast(device, amp):
             logits = torch.cat([model(chunk) for chunk in flat.split(max_views)])
+        forwards += len(flat.split(max_views))
+        last_chunk = flat[:1]
         scores = average_views(logits.float().cpu(), V, view_average)  # B, K
         labels = labels.view(-1)
         if view_average == "prob":
@@ -69,6 +76,11 @@ def evaluate(model: torch.nn.Module, loader, *, num_classes: int, device: torch.
             scores_all.append(scores)
             if indices is not None:
                 index_all += [next(indices)[1] for _ in range(B)]
+    if equal_forwards:
+        most = distributed.all_reduce_max(forwards)
+        for _ in range(most - forwards):
+            with autocast(device, amp):
+                model(last_chunk)
     distributed.all_reduce_sum(*meter.tensors(), loss_sum)
     model.train(was_training)
     out = dict(meter.summary())

@@ -185,7 +185,7 @@ def _wrap(model, cfg: Config, dist_info):
     """DDP or FSDP (``fully_shard``) under torchrun, then ``torch.compile``. Returns the module the loop calls."""
     if dist_info.enabled:
         if cfg.train.distributed == "fsdp":
-            from torch.distributed.fsdp import fully_shard
+            from torch.distributed.fsdp import fully_shard  # FSDP2 (torch >= 2.6)
 
             for block in _blocks(model):
                 fully_shard(block)
@@ -279,7 +279,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
         raise ConfigError(f"data: {len(datasets['train'])} training videos make no full optimiser step of "
                           f"{d.batch_size} x {o.accum_steps} x {dist_info.world_size} processes")
 
-    # -- optimiser, schedule, scaler, EMA, mixup ------------------------------------------------------------------
+    # -- the schedule ----------------------------------------------------------------------------------------------
     total_batch = d.batch_size * d.num_samples * o.accum_steps * dist_info.world_size
     peak_lr = o.lr * total_batch / o.reference_batch if o.reference_batch else o.lr
     total_steps = o.epochs * steps_per_epoch
@@ -289,16 +289,10 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
         return lr_at(step, lr=peak_lr, total_steps=total_steps, warmup_steps=warmup_steps,
                      warmup_lr=min(o.warmup_lr, peak_lr), min_lr=min(o.min_lr, peak_lr))
 
-    optimizer = build_optimizer(model, o)
-    scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
-    ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
-    mixup = Mixup(num_classes, mixup_alpha=t.mixup, cutmix_alpha=t.cutmix, prob=t.mixup_prob,
-                  switch_prob=t.mixup_switch_prob, label_smoothing=t.label_smoothing, seed=t.seed + dist_info.rank) \
-        if t.mixup > 0 or t.cutmix > 0 else None
-
-    # -- resume ---------------------------------------------------------------------------------------------------
+    # -- resume: weights first (FSDP shards them next), then the optimiser and the rest -------------------------
     state = TrainState()
     last_path, best_path = out / "last.pt", out / "best.safetensors"
+    ckpt = None
     if resume:
         if not last_path.exists():
             raise FileNotFoundError(f"--resume: {last_path}: no checkpoint to resume from")
@@ -307,7 +301,22 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
             raise ConfigError(f"--resume: {last_path} holds a {ckpt.get('model_name')} run, the config trains "
                               f"{cfg.model.name}")
         model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+
+    raw_model = model
+    fsdp = dist_info.enabled and t.distributed == "fsdp"
+    if fsdp:
+        if t.ema_decay:
+            raise ConfigError("train.ema_decay is not supported with train.distributed=fsdp")
+        model = _wrap(model, cfg, dist_info)  # fully_shard swaps in sharded parameters: the optimiser comes after
+
+    optimizer = build_optimizer(model, o)
+    scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
+    ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
+    mixup = Mixup(num_classes, mixup_alpha=t.mixup, cutmix_alpha=t.cutmix, prob=t.mixup_prob,
+                  switch_prob=t.mixup_switch_prob, label_smoothing=t.label_smoothing, seed=t.seed + dist_info.rank) \
+        if t.mixup > 0 or t.cutmix > 0 else None
+    if ckpt is not None:
+        _optim_state(model, optimizer, cfg, dist_info, ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
         if ema is not None and ckpt.get("ema") is not None:
             ema.load_state_dict(ckpt["ema"])
@@ -318,10 +327,10 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
         if main:
             print(f"resumed from {last_path}: step {state.step}, epoch {state.epoch + 1}, "
                   f"batch {state.batch_in_epoch} of the epoch")
+        del ckpt
     log = MetricsLog(out / "metrics.jsonl", main, t.tensorboard, resume_step=state.step if resume else None)
-
-    raw_model = model
-    model = _wrap(model, cfg, dist_info)
+    if not fsdp:
+        model = _wrap(model, cfg, dist_info)
 
     def checkpoint(st: TrainState) -> None:
         """Write last.pt (every rank takes part in gathering RNG states; rank 0 writes)."""
@@ -388,7 +397,8 @@ def _gather(obj, dist_info) -> list:
 def _evaluate_and_save(cfg, model, ema, loader, num_classes, dcfg, device, state, log, best_path, main, dist_info):
     t, d = cfg.train, cfg.data
     result = evaluate(model, loader, num_classes=num_classes, device=device, view_average=d.view_average, amp=t.amp,
-                      progress=t.progress and main, desc=f"eval epoch {state.epoch}")
+                      progress=t.progress and main, desc=f"eval epoch {state.epoch}",
+                      equal_forwards=dist_info.enabled and t.distributed == "fsdp")
     record = {"kind": "eval", "step": state.step, "epoch": state.epoch,
               **{k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "loss", "num_samples")}}
     candidates = [(result["top1"], model)]
