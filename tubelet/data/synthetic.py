@@ -16,49 +16,68 @@ SYNTHETIC_CLASSES = ("moving left", "moving right", "moving up", "moving down", 
 
 
 def synthetic_clip(num_frames: int = 32, height: int = 240, width: int = 320, seed: int = 0) -> np.ndarray:
-    """A coloured square moving across a gradient background, with mild noise: uint8 ``(T, H, W, 3)``."""
+    """A coloured square moving right across a gradient background, with mild noise: uint8 ``(T, H, W, 3)``."""
     return render_clip(1, num_frames, height, width, np.random.default_rng(seed), shape="square")
 
 
-def _background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+def _background(height: int, width: int, rng: np.random.Generator, base: np.ndarray, amplitude: float) -> np.ndarray:
+    """``base`` colour plus a linear gradient of at most ``amplitude`` either way, in a random direction."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
     angle = rng.uniform(0, 2 * math.pi)
-    t = (np.cos(angle) * xx / max(width - 1, 1) + np.sin(angle) * yy / max(height - 1, 1) + 1) / 2
-    return (c0 * (1 - t[..., None]) + c1 * t[..., None]).astype(np.float32)
+    t = np.cos(angle) * (xx / max(width - 1, 1) - 0.5) + np.sin(angle) * (yy / max(height - 1, 1) - 0.5)  # within +-0.71
+    return base.astype(np.float32) + t[..., None] * rng.uniform(-amplitude, amplitude, 3).astype(np.float32)
 
 
 def _mask(shape: str, yy, xx, cy: float, cx: float, r: float, angle: float) -> np.ndarray:
+    """Anti-aliased coverage in [0, 1] (a 1-pixel soft edge, so sub-pixel motion shows)."""
     dy, dx = yy - cy, xx - cx
     if shape == "circle":
-        return dx * dx + dy * dy <= r * r
-    if shape == "diamond":
-        return np.abs(dx) + np.abs(dy) <= r
-    if shape == "bar":  # a long thin rectangle turned by `angle` (rotation classes)
+        d = np.sqrt(dx * dx + dy * dy) - r
+    elif shape == "diamond":
+        d = (np.abs(dx) + np.abs(dy) - r) / math.sqrt(2)
+    elif shape == "bar":  # a long rectangle (3r x r) turned by `angle` (rotation classes)
         u = dx * math.cos(angle) + dy * math.sin(angle)
         v = -dx * math.sin(angle) + dy * math.cos(angle)
-        return (np.abs(u) <= r) & (np.abs(v) <= r / 4)
-    return (np.abs(dx) <= r) & (np.abs(dy) <= r)
+        d = np.maximum(np.abs(u) - 1.5 * r, np.abs(v) - 0.5 * r)
+    else:
+        d = np.maximum(np.abs(dx), np.abs(dy)) - r
+    return np.clip(0.5 - d, 0.0, 1.0)
 
 
 def render_clip(label: int, num_frames: int, height: int, width: int, rng: np.random.Generator,
-                shape: str | None = None) -> np.ndarray:
-    """One clip of class ``SYNTHETIC_CLASSES[label]`` with random shape, colour, size, speed, background and
-    noise: uint8 ``(num_frames, height, width, 3)``."""
+                shape: str | None = None, noise: float = 2.0) -> np.ndarray:
+    """One clip of class ``SYNTHETIC_CLASSES[label]``: uint8 ``(num_frames, height, width, 3)``.
+
+    A clearly visible shape (random kind, colour, size, position and speed) on a plain background with a gentle
+    gradient; object and background colours are drawn from disjoint ranges (one dark, one bright), so the contrast
+    is at least 85 levels in every channel. ``noise`` is the std of the per-pixel Gaussian noise. Every random draw
+    is made the same way for both classes of a pair, and each motion is symmetric in time around the clip's middle:
+    a clip of class 2k played backwards is a clip of class 2k+1 with the same content.
+    """
     name = SYNTHETIC_CLASSES[label]
-    shape = shape or ("bar" if name.startswith("rotating") else rng.choice(["square", "circle", "diamond"]))
-    background = _background(height, width, rng)
-    color = rng.uniform(0, 255, 3).astype(np.float32)
+    shape = shape or ("bar" if name.startswith("rotating") else str(rng.choice(["square", "circle", "diamond"])))
+    dark, bright = rng.uniform(0, 70, 3), rng.uniform(185, 255, 3)
+    bg_color, color = (dark, bright) if rng.random() < 0.5 else (bright, dark)
+    background = _background(height, width, rng, bg_color, 30.0)  # stays >= 85 levels away from the object
+    color = color.astype(np.float32)
     side = min(height, width)
-    r0 = rng.uniform(0.12, 0.2) * side
-    cy0, cx0 = rng.uniform(0.35, 0.65) * height, rng.uniform(0.35, 0.65) * width
-    travel = rng.uniform(0.25, 0.4)
-    spin = rng.uniform(0.6, 1.2) * math.pi / 2
+    r0 = rng.uniform(0.13, 0.18) * side  # half-size of the shape
+    travel = rng.uniform(0.35, 0.5)  # fraction of the frame crossed by the moving classes
+    spin = rng.uniform(0.5, 0.8) * math.pi  # 90-144 degrees over the clip (the bar looks the same after 180)
     angle0 = rng.uniform(0, math.pi)
+    u, v = rng.uniform(-1, 1, 2)  # where the path's middle lies within the room it leaves
+    cy0, cx0 = height / 2 + u * 0.1 * height, width / 2 + v * 0.1 * width
+    margin = 0.06 * side  # moving shapes stay this far from the edges
+    if name in ("moving left", "moving right"):
+        room = max(width / 2 - r0 - travel * width / 2 - margin, 0.0)
+        cx0 = width / 2 + v * room
+    elif name in ("moving up", "moving down"):
+        room = max(height / 2 - r0 - travel * height / 2 - margin, 0.0)
+        cy0 = height / 2 + u * room
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     for t in range(num_frames):
-        s = t / max(num_frames - 1, 1) - 0.5  # -0.5 .. 0.5
+        s = (2 * t - (num_frames - 1)) / (2 * max(num_frames - 1, 1))  # -0.5 .. 0.5, exactly odd in time
         cy, cx, r, angle, alpha = cy0, cx0, r0, angle0, 1.0
         if name == "moving left":
             cx = cx0 - s * travel * width
@@ -69,9 +88,9 @@ def render_clip(label: int, num_frames: int, height: int, width: int, rng: np.ra
         elif name == "moving down":
             cy = cy0 + s * travel * height
         elif name == "growing":
-            r = r0 * (1 + 1.2 * (s + 0.5)) * 0.6
+            r = r0 * (1.0 + 1.2 * s)  # 0.4 r0 .. 1.6 r0
         elif name == "shrinking":
-            r = r0 * (1 + 1.2 * (0.5 - s)) * 0.6
+            r = r0 * (1.0 - 1.2 * s)
         elif name == "rotating clockwise":
             angle = angle0 + s * spin
         elif name == "rotating counter-clockwise":
@@ -81,7 +100,9 @@ def render_clip(label: int, num_frames: int, height: int, width: int, rng: np.ra
         elif name == "disappearing":
             alpha = 0.5 - s
         m = _mask(shape, yy, xx, cy, cx, r, angle)[..., None] * alpha
-        f = background * (1 - m) + color * m + rng.normal(0, 6, (height, width, 3))
+        f = background * (1 - m) + color * m
+        if noise > 0:
+            f = f + rng.normal(0, noise, (height, width, 3)).astype(np.float32)
         frames[t] = np.clip(f, 0, 255).astype(np.uint8)
     return frames
 
