@@ -24,7 +24,7 @@ def _background(height: int, width: int, rng: np.random.Generator, base: np.ndar
     """``base`` colour plus a linear gradient of at most ``amplitude`` either way, in a random direction."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, 2 * math.pi)
-    t = np.cos(angle) * (xx / max(width - 1, 1) - 0.5) + np.sin(angle) * (yy / max(height - 1, 1) - 0.5)  # within +-0.71
+    t = np.cos(angle) * (xx / max(width - 1, 1) - 0.5) + np.sin(angle) * (yy / max(height - 1, 1) - 0.5)  # +-0.71
     return base.astype(np.float32) + t[..., None] * rng.uniform(-amplitude, amplitude, 3).astype(np.float32)
 
 
