@@ -10,11 +10,11 @@ from pathlib import Path
 import torch
 
 from ..config import Config, ConfigError
-from ..data import (EvalTransform, TrainTransform, VideoDataset, make_sampler, make_synthetic_dataset,
+from ..data import (EvalTransform, Mixup, TrainTransform, VideoDataset, make_sampler, make_synthetic_dataset,
                     read_class_folders, read_list_file, read_ssv2)
 from ..models import create_model
 
-__all__ = ["data_cfg", "build_model", "read_split", "class_names_for", "build_datasets", "synthetic_root",
+__all__ = ["data_cfg", "build_model", "train_transform", "make_mixup", "read_split", "class_names_for", "build_datasets", "synthetic_root",
            "ensure_synthetic"]
 
 _log = logging.getLogger("tubelet.engine")
@@ -97,17 +97,11 @@ def class_names_for(cfg: Config) -> list[str] | None:
         return read_class_folders(d.train or d.val)[1]
     if d.labels is None:
         return None
-    if os.path.exists(d.labels):
-        if d.labels.endswith(".json"):
-            table = json.loads(Path(d.labels).read_text())  # SSv2: {"name": "index"}
-            return [name for name, _ in sorted(table.items(), key=lambda kv: int(kv[1]))]
-        return [line.strip() for line in Path(d.labels).read_text().splitlines() if line.strip()]
-    from ..labels import available, load_labels
-    aliases = {"k400": "kinetics400", "k600": "kinetics600", "k700": "kinetics700", "k710": "kinetics710"}
-    name = aliases.get(d.labels, d.labels)
-    if name not in available():
-        raise ConfigError(f"data.labels: {d.labels!r} is neither a file nor a shipped list ({', '.join(available())})")
-    return list(load_labels(name))
+    from ..labels import class_names
+    try:
+        return class_names(d.labels)
+    except ValueError as e:
+        raise ConfigError(f"data.labels: {e}") from None
 
 
 def build_model(cfg: Config, num_classes: int | None, *, skip_missing_checkpoint: bool = False):
@@ -129,6 +123,21 @@ def build_model(cfg: Config, num_classes: int | None, *, skip_missing_checkpoint
     return model
 
 
+def train_transform(d, dcfg) -> TrainTransform:
+    """The recipe's training augmentation (``DataConfig`` ``d``) for clips of the data config ``dcfg``."""
+    return TrainTransform.from_cfg(dcfg, scale=tuple(d.scale), ratio=tuple(d.ratio), flip=d.flip,
+                                   short_side=d.short_side, interpolation=dcfg.interpolation,
+                                   rand_augment=d.rand_augment, erase_prob=d.erase_prob, crop=d.crop)
+
+
+def make_mixup(t, num_classes: int, seed: int):
+    """The recipe's mixup/cutmix (``TrainConfig`` ``t``), or None when both are off."""
+    if t.mixup <= 0 and t.cutmix <= 0:
+        return None
+    return Mixup(num_classes, mixup_alpha=t.mixup, cutmix_alpha=t.cutmix, prob=t.mixup_prob,
+                 switch_prob=t.mixup_switch_prob, label_smoothing=t.label_smoothing, seed=seed)
+
+
 def build_datasets(cfg: Config, dcfg, *, splits=("train", "val"), rank: int = 0, world_size: int = 1):
     """``{split: VideoDataset}`` with the recipe's sampler and transforms (train: random clip + augmentation;
     val: every test view)."""
@@ -139,10 +148,7 @@ def build_datasets(cfg: Config, dcfg, *, splits=("train", "val"), rank: int = 0,
         if d.flip_label_map:
             from ..labels import flip_label_map
             flip_map = flip_label_map(d.flip_label_map)
-        transform = TrainTransform.from_cfg(dcfg, scale=tuple(d.scale), ratio=tuple(d.ratio), flip=d.flip,
-                                            short_side=d.short_side, interpolation=dcfg.interpolation,
-                                            rand_augment=d.rand_augment, erase_prob=d.erase_prob, crop=d.crop)
-        out["train"] = VideoDataset(read_split(cfg, "train"), make_sampler(dcfg), transform, train=True,
+        out["train"] = VideoDataset(read_split(cfg, "train"), make_sampler(dcfg), train_transform(d, dcfg), train=True,
                                     flip_label_map=flip_map, skip_bad=d.skip_bad, seed=cfg.train.seed,
                                     num_samples=d.num_samples)
     if "val" in splits:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "is_main", "all_reduce_sum", "all_reduce_max", "barrier", "cleanup"]
+__all__ = ["DistInfo", "init_distributed", "pick_device", "is_main", "all_reduce_sum", "all_reduce_max", "barrier", "cleanup"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class DistInfo:
         return self.world_size > 1
 
 
-def _pick_device(requested: str, local_rank: int) -> torch.device:
+def pick_device(requested: str, local_rank: int) -> torch.device:
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(requested)
@@ -49,7 +49,7 @@ def init_distributed(device: str = "auto") -> DistInfo:
     """Join the process group when started by ``torchrun`` (nccl on GPU, gloo on CPU); else a one-process DistInfo."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    dev = _pick_device(device, local_rank)
+    dev = pick_device(device, local_rank)
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if dev.type == "cuda" else "gloo"
         dist.init_process_group(backend, timeout=datetime.timedelta(minutes=30),

@@ -35,13 +35,11 @@ def resolve_labels(spec: str | None, cfg) -> list[str] | None:
     per line; None: the model's own class names."""
     if spec is None:
         return cfg.labels()
-    if os.path.isfile(spec):
-        return [line.strip() for line in Path(spec).read_text(encoding="utf-8").splitlines() if line.strip()]
-    from ..labels import available, load_labels
-    name = {"k400": "kinetics400", "k600": "kinetics600", "k700": "kinetics700", "k710": "kinetics710"}.get(spec, spec)
-    if name not in available():
-        raise ValueError(f"--labels {spec}: neither a file nor a shipped list ({', '.join(available())})")
-    return list(load_labels(name))
+    from ..labels import class_names
+    try:
+        return class_names(spec)
+    except ValueError as e:
+        raise ValueError(f"--labels: {e}") from None
 
 
 @torch.no_grad()

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..config import Config, ConfigError, config_to_dict, save_config
-from ..data import Mixup, make_loader, make_sampler, synthetic_clip, EvalTransform, TrainTransform
+from ..data import EvalTransform, Mixup, make_loader, make_sampler, synthetic_clip
 from ..models import create_model, save_model
 from . import distributed
 from .build import (build_datasets, build_model, class_names_for, data_cfg, describe, ensure_synthetic,
-                    infer_num_classes)
+                    infer_num_classes, make_mixup, train_transform)
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .evaluate import autocast, evaluate
 from .optim import ModelEma, build_optimizer, lr_at
@@ -181,21 +181,13 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _wrap(model, cfg: Config, dist_info):
-    """DDP or FSDP (``fully_shard``) under torchrun, then ``torch.compile``. Returns the module the loop calls."""
-    if dist_info.enabled:
-        if cfg.train.distributed == "fsdp":
-            from torch.distributed.fsdp import fully_shard  # FSDP2 (torch >= 2.6)
+def _shard(model) -> None:
+    """FSDP2: ``fully_shard`` every block, then the root (in place: the parameters become sharded DTensors)."""
+    from torch.distributed.fsdp import fully_shard  # FSDP2 (torch >= 2.6)
 
-            for block in _blocks(model):
-                fully_shard(block)
-            fully_shard(model)
-        else:
-            model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[dist_info.device.index] if dist_info.device.type == "cuda" else None)
-    if cfg.train.compile:
-        model = torch.compile(model)
-    return model
+    for block in _blocks(model):
+        fully_shard(block)
+    fully_shard(model)
 
 
 def _blocks(model):
@@ -307,14 +299,12 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
     if fsdp:
         if t.ema_decay:
             raise ConfigError("train.ema_decay is not supported with train.distributed=fsdp")
-        model = _wrap(model, cfg, dist_info)  # fully_shard swaps in sharded parameters: the optimiser comes after
+        _shard(model)  # fully_shard swaps in sharded parameters: the optimiser comes after
 
     optimizer = build_optimizer(model, o)
     scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
     ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
-    mixup = Mixup(num_classes, mixup_alpha=t.mixup, cutmix_alpha=t.cutmix, prob=t.mixup_prob,
-                  switch_prob=t.mixup_switch_prob, label_smoothing=t.label_smoothing, seed=t.seed + dist_info.rank) \
-        if t.mixup > 0 or t.cutmix > 0 else None
+    mixup = make_mixup(t, num_classes, seed=t.seed + dist_info.rank)
     if ckpt is not None:
         _optim_state(model, optimizer, cfg, dist_info, ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
@@ -329,15 +319,18 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
                   f"batch {state.batch_in_epoch} of the epoch")
         del ckpt
     log = MetricsLog(out / "metrics.jsonl", main, t.tensorboard, resume_step=state.step if resume else None)
-    if not fsdp:
-        model = _wrap(model, cfg, dist_info)
+    if dist_info.enabled and not fsdp:
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if t.compile:
+        model = torch.compile(model)  # the loop calls the compiled module; raw_model is what gets saved
 
     def checkpoint(st: TrainState) -> None:
         """Write last.pt (every rank takes part in gathering RNG states; rank 0 writes)."""
         rng = _gather(rng_state(), dist_info)
         mix = _gather(mixup.rng.bit_generator.state, dist_info) if mixup is not None else None
-        payload = {"model": _state_dict(model if t.distributed == "fsdp" else raw_model, cfg, dist_info),
-                   "optimizer": _optim_state(model, optimizer, cfg, dist_info), "scaler": scaler.state_dict(),
+        payload = {"model": _state_dict(raw_model, cfg, dist_info),
+                   "optimizer": _optim_state(raw_model, optimizer, cfg, dist_info), "scaler": scaler.state_dict(),
                    "ema": ema.state_dict() if ema is not None else None, "step": st.step, "epoch": st.epoch,
                    "batch_in_epoch": st.batch_in_epoch, "best": st.best, "config": config_to_dict(cfg),
                    "model_name": cfg.model.name, "rng": rng, "mixup_rng": json.dumps(mix) if mix else None}
@@ -368,8 +361,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
             break
         state.epoch, state.batch_in_epoch = state.epoch + 1, 0
         if state.epoch % t.eval_every == 0 or state.epoch == o.epochs:
-            final = _evaluate_and_save(cfg, raw_model if t.distributed != "fsdp" else model, ema, val_loader,
-                                       num_classes, dcfg, device, state, log, best_path, main, dist_info)
+            final = _evaluate_and_save(cfg, raw_model, ema, val_loader, num_classes, device, state, log, best_path,
+                                       main, dist_info)
             if main:
                 print(f"epoch {state.epoch}/{o.epochs}: train loss {stats['loss']:.4f}, "
                       f"{stats['clips_per_s']:.1f} clips/s, val top-1 {final['top1']:.2f}%, top-5 "
@@ -394,7 +387,7 @@ def _gather(obj, dist_info) -> list:
     return out
 
 
-def _evaluate_and_save(cfg, model, ema, loader, num_classes, dcfg, device, state, log, best_path, main, dist_info):
+def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log, best_path, main, dist_info):
     t, d = cfg.train, cfg.data
     result = evaluate(model, loader, num_classes=num_classes, device=device, view_average=d.view_average, amp=t.amp,
                       progress=t.progress and main, desc=f"eval epoch {state.epoch}",
@@ -412,15 +405,15 @@ def _evaluate_and_save(cfg, model, ema, loader, num_classes, dcfg, device, state
     top1, best_model = max(candidates, key=lambda c: c[0])
     if top1 > state.best:
         state.best = top1
-        sd = _state_dict(best_model, cfg, dist_info)
-        if main:
-            export = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options) \
-                if best_model is not model or dist_info.enabled else None
-            target = model if export is None else export
-            if export is not None:
+        if dist_info.enabled and t.distributed == "fsdp":  # sharded weights: every rank helps gather them
+            sd = _state_dict(best_model, cfg, dist_info)
+            if main:
+                export = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
                 export.load_state_dict(sd)
-                export.pretrained_cfg = model.pretrained_cfg if hasattr(model, "pretrained_cfg") else dcfg
-            save_model(target, best_path)
+                export.pretrained_cfg = model.pretrained_cfg
+                save_model(export, best_path)
+        elif main:
+            save_model(best_model, best_path)  # the EMA copy carries the same pretrained_cfg / model_args
     return result
 
 
@@ -445,7 +438,7 @@ def dry_run(cfg: Config) -> dict:
     """
     t0 = time.perf_counter()
     o, t, d = cfg.optim, cfg.train, cfg.data
-    device = distributed._pick_device(t.device, 0)
+    device = distributed.pick_device(t.device, 0)
     _seed_everything(t.seed)
     num_classes = cfg.model.num_classes
     if num_classes is None:
@@ -465,9 +458,7 @@ def dry_run(cfg: Config) -> dict:
     optimizer = build_optimizer(model, o)
     scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
     ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
-    mixup = Mixup(num_classes, mixup_alpha=t.mixup, cutmix_alpha=t.cutmix, prob=t.mixup_prob,
-                  switch_prob=t.mixup_switch_prob, label_smoothing=t.label_smoothing) \
-        if t.mixup > 0 or t.cutmix > 0 else None
+    mixup = make_mixup(t, num_classes, seed=0)
 
     # a generated clip through the recipe's own sampler and transforms, at a size this machine steps quickly
     frames = min(t.dry_run_frames, dcfg.num_frames)
@@ -486,9 +477,7 @@ def dry_run(cfg: Config) -> dict:
     side = max(d.short_side or 0, size)
     video = synthetic_clip(num_frames=max(small.num_frames * (small.frame_interval or 1), small.num_frames) + 2,
                            height=side, width=side * 4 // 3)
-    transform = TrainTransform.from_cfg(small, scale=tuple(d.scale), ratio=tuple(d.ratio), flip=d.flip,
-                                        short_side=d.short_side, interpolation=small.interpolation,
-                                        rand_augment=d.rand_augment, erase_prob=d.erase_prob, crop=d.crop)
+    transform = train_transform(d, small)
     rng = np.random.default_rng(t.seed)
     batch = 2 if mixup is not None else 1
     clips = [transform(video[make_sampler(small)(len(video), rng=rng)], rng)[0] for _ in range(batch)]

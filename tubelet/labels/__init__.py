@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["available", "load_labels", "load_label_map", "flip_label_map", "LABEL_MAPS"]
+__all__ = ["available", "load_labels", "load_label_map", "flip_label_map", "class_names", "LABEL_MAPS"]
 
 #: row maps from a source label space to a target one: name -> (json file of source rows, source list, target list).
 #: ``k710_to_k{400,600,700}.json`` are UniFormerV2's / MMAction2's ``k710_channel_map/map_k*.json``: entry i is the
@@ -65,3 +65,30 @@ def flip_label_map(name: str) -> dict[int, int]:
         if flipped != label and flipped in index:
             out[i] = index[flipped]
     return out
+
+
+#: short names accepted wherever a label list is named (``--labels k400``, ``data.labels: k400``)
+ALIASES = {"k400": "kinetics400", "k600": "kinetics600", "k700": "kinetics700", "k710": "kinetics710"}
+
+
+def class_names(spec: str) -> list[str]:
+    """Class names from ``spec``: a text file (one name per line), an SSv2-style labels json (``{"name": "index"}``),
+    or a shipped list by name or short name (``k400``, ``k600``, ``k700``, ``k710``, ``sthv2``, ...).
+
+    Raises:
+        ValueError: ``spec`` is neither a file nor a shipped list.
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    if os.path.isfile(spec):
+        text = Path(spec).read_text(encoding="utf-8")
+        if spec.endswith(".json"):
+            table = json.loads(text)
+            return [name for name, _ in sorted(table.items(), key=lambda kv: int(kv[1]))]
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    name = ALIASES.get(spec, spec)
+    if name not in available():
+        raise ValueError(f"{spec!r} is neither a file nor a shipped list ({', '.join(available())})")
+    return list(load_labels(name))
