@@ -155,3 +155,30 @@ def test_pretrained_cfg_follows_overrides():
     default = tubelet.create_model("uniformer_small").pretrained_cfg
     assert default.label_names == "kinetics400_uniformer" and default.mean == (0.45,) * 3
     assert default.sampler == "dense" and default.frame_interval == 4 and default.test_views == (4, 1)
+
+
+def _depthwise_inputs(model, x, dtype=None):
+    """Run ``model`` once (optionally under CPU autocast) and return the layouts its depthwise convs received."""
+    seen = []
+    hooks = [m.register_forward_pre_hook(lambda mod, args: seen.append(args[0].is_contiguous()))
+             for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)) and m.groups > 1]
+    with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        model(x)
+    for h in hooks:
+        h.remove()
+    return seen
+
+
+def test_depthwise_convs_get_channels_first_maps_under_cpu_bf16():
+    """The oneDNN bf16 depthwise-conv weight-gradient bug (see layers.channels_first_for_cpu_half) needs a
+    channels-last input; under CPU bf16/fp16 every depthwise conv must see a contiguous map, in fp32 no copy."""
+    from tubelet.models.uniformerv2 import UniFormerV2
+    uni = tiny(depth=[1, 1, 2, 1]).eval()
+    v2 = UniFormerV2(input_resolution=32, patch_size=16, width=64, layers=2, heads=2, no_lmhra=False, return_list=[1],
+                     n_dim=64, n_head=2, num_classes=3).eval()
+    x = torch.randn(1, 3, 4, 64, 64)
+    for model, clip in [(uni, x), (v2, x[..., :32, :32])]:
+        fp32 = _depthwise_inputs(model, clip)
+        assert fp32 and not all(fp32)  # the plain path keeps the cheap channels-last views
+        assert all(_depthwise_inputs(model, clip, torch.bfloat16))
+    assert all(_depthwise_inputs(uni.to(torch.bfloat16), x.to(torch.bfloat16)))  # a bf16 model, no autocast

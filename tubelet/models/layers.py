@@ -9,7 +9,27 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["DropPath", "Mlp", "drop_path", "drop_path_rates", "init_linear_and_norm"]
+__all__ = ["DropPath", "Mlp", "channels_first_for_cpu_half", "drop_path", "drop_path_rates", "init_linear_and_norm"]
+
+
+_HALF = (torch.bfloat16, torch.float16)
+
+
+def channels_first_for_cpu_half(x: torch.Tensor) -> torch.Tensor:
+    """``x.contiguous()`` when a depthwise convolution would run on a channels-last view in bf16/fp16 on CPU.
+
+    The oneDNN depthwise Conv3d shipped with torch 2.13 (CPU) sometimes puts a NaN into one element of the weight
+    gradient when its bf16 input is channels-last (strides of a ``transpose``/``permute``): it depends on the heap,
+    so a run NaNs at step 1 or not depending on what ran before it (seen in tests/engine: 6 of 16 heap layouts
+    failed; 0 of 28 with a channels-first input). The token <-> map reshapes of UniFormer/UniFormerV2 produce such
+    views, so on CPU under bf16/fp16 (autocast or a half model) the map is made channels-first before the
+    depthwise convolutions. Values are unchanged; GPU and fp32 paths are untouched (no copy).
+    """
+    if x.device.type != "cpu" or x.is_contiguous():
+        return x
+    if x.dtype in _HALF or (torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") in _HALF):
+        return x.contiguous()
+    return x
 
 
 def drop_path(x: torch.Tensor, drop_prob: float = 0.0, training: bool = False) -> torch.Tensor:

@@ -33,7 +33,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ._convert import CheckpointError, inflate_average, strip_prefix
 from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
-from .layers import DropPath, Mlp, drop_path_rates, init_linear_and_norm
+from .layers import DropPath, Mlp, channels_first_for_cpu_half, drop_path_rates, init_linear_and_norm
 
 __all__ = ["UniFormer"]
 
@@ -115,6 +115,7 @@ class CBlock(nn.Module):
         self.gamma_1, self.gamma_2 = _layer_scales((1, dim) + (1,) * (2 if conv is nn.Conv2d else 3), layer_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = channels_first_for_cpu_half(x)
         x = x + self.pos_embed(x)
         x = x + self.drop_path(_scale(self.conv2(self.attn(self.conv1(self.norm1(x)))), self.gamma_1))
         return x + self.drop_path(_scale(self.mlp(self.norm2(x)), self.gamma_2))
@@ -140,6 +141,7 @@ class SABlock(nn.Module):
         self.gamma_1, self.gamma_2 = _layer_scales((dim,), layer_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = channels_first_for_cpu_half(x)
         x = x + self.pos_embed(x)
         shape = x.shape
         x = x.flatten(2).transpose(1, 2)  # B, N, C

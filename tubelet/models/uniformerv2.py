@@ -30,7 +30,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ._convert import CheckpointError, strip_prefix
 from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
-from .layers import DropPath, drop_path_rates
+from .layers import DropPath, channels_first_for_cpu_half, drop_path_rates
 
 __all__ = ["UniFormerV2", "FUSIONS"]
 
@@ -98,7 +98,7 @@ class LocalMHRA(nn.Module):
         nn.init.zeros_(self.pos_embed[3].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pos_embed(x)
+        return self.pos_embed(channels_first_for_cpu_half(x))
 
 
 class ResidualAttentionBlock(nn.Module):
@@ -209,6 +209,7 @@ class Transformer(nn.Module):
         hw = int(math.isqrt(L - 1))
         tokens = x.reshape(B, T, L, C)
         patch = tokens[:, :, 1:].reshape(B, T, hw, hw, C).permute(0, 4, 1, 2, 3)  # B, C, T, h, w
+        patch = channels_first_for_cpu_half(patch)
         patch = patch + self.dpe[j](patch)
         patch = patch.permute(0, 2, 3, 4, 1).reshape(B, T, L - 1, C)
         return torch.cat([tokens[:, :, :1], patch], dim=2).reshape(B, T * L, C)
