@@ -66,6 +66,44 @@ def cmd_models(args) -> int:
     return 0
 
 
+def published_flops_table() -> str:
+    """Markdown: every published per-view figure next to our count (``tubelet flops --published``)."""
+    from .flops import PUBLISHED, model_cost
+
+    lines = ["| model | input (C, T, H, W) | params | GFLOPs (ours) | GFLOPs (published) | difference | source |",
+             "|---|---|---|---|---|---|---|"]
+    for pub in PUBLISHED:
+        cost = model_cost(pub.name, pub.input_shape, **(pub.kwargs or {}))
+        diff = (cost.gflops - pub.value) / pub.value
+        mark = (" (see note)" if abs(cost.gflops - pub.value) > pub.tolerance else
+                " (within the figure's rounding)" if abs(diff) > 0.02 else "")
+        extra = " SSv2 window 16" if pub.kwargs else ""
+        lines.append(f"| {pub.name}{extra} | {tuple(pub.input_shape)} | {cost.params / 1e6:.1f}M | "
+                     f"{cost.gflops:.1f} | {pub.gflops} | {diff:+.1%}{mark} | {pub.source} |")
+    notes = sorted({p.note for p in PUBLISHED if p.note})
+    return "\n".join(lines + [""] + [f"Note: {n}." for n in notes])
+
+
+def cmd_flops(args) -> int:
+    from .flops import model_cost, resolve_input
+
+    if args.published:
+        print(published_flops_table())
+        return 0
+    if args.name is None:
+        print("tubelet flops: error: give a model name (tubelet models lists them) or --published", file=sys.stderr)
+        return 2
+    cost = model_cost(args.name, resolve_input(args.name, args.frames, args.size))
+    if args.json:
+        print(json.dumps(cost.to_dict(), indent=2))
+    else:
+        print(f"{cost.name} at {tuple(cost.input_shape)}: {cost.params:,} parameters, {cost.gflops:.2f} GFLOPs per "
+              f"view (multiply-accumulates, the papers' convention)")
+        for op, g in sorted(cost.by_operator.items(), key=lambda kv: -kv[1]):
+            print(f"  {op:<40} {g:10.2f} G")
+    return 0
+
+
 def _predict_one(model, frames_or_path, views, is_path: bool):
     cfg = model.pretrained_cfg
     if is_path and cfg.is_video:
@@ -271,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'uniformer_*_2d'")
     m.add_argument("--markdown", action="store_true", help="print a Markdown table")
     m.set_defaults(func=cmd_models)
+
+    fl = sub.add_parser("flops", help="parameters and GFLOPs (multiply-accumulates) per view, as the papers count")
+    fl.add_argument("name", nargs="?", help="a model variant (tubelet models)")
+    fl.add_argument("--frames", type=int, help="frames per clip (default: the variant's published input)")
+    fl.add_argument("--size", type=int, help="square input side in pixels (default: the variant's)")
+    fl.add_argument("--json", action="store_true", help="print JSON (fields params, gflops, input_shape, ...)")
+    fl.add_argument("--published", action="store_true", help="a Markdown table of every published figure vs ours")
+    fl.set_defaults(func=cmd_flops)
 
     dm = sub.add_parser("demo", help="the main job: generate the synthetic dataset, train, evaluate, predict",
                         description="Generates the built-in synthetic dataset (classes that differ only in the "
