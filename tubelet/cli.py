@@ -104,6 +104,44 @@ def cmd_flops(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_model
+    from .flops import resolve_input
+
+    model = create_model(args.model, checkpoint_path=args.checkpoint, **_overrides(args.set)).eval()
+    shape = resolve_input(model.pretrained_cfg, args.frames, args.size)
+    result = export_model(model, args.output, shape, args.format, opset=args.opset, check=not args.no_check)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        err = result["max_rel_error"]
+        checked = "not checked" if err is None else f"max relative difference to PyTorch {err:.1e}"
+        print(f"wrote {result['path']} ({args.format}, input (batch, {', '.join(map(str, shape))}), batch dynamic; "
+              f"{checked})")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from .benchmark import benchmark
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    r = benchmark(args.model, batch=args.batch, frames=args.frames, size=args.size, dtype=args.dtype,
+                  device=args.device, compile=args.compile, train=args.train, warmup=args.warmup, runs=args.runs,
+                  model_kwargs=_overrides(args.set))
+    if args.json:
+        print(json.dumps(r, indent=1))
+        return 0
+    extra = (f", MFU {r['mfu']:.1%}" if r.get("mfu") is not None else
+             f", {r['peak_fraction']:.0%} of the measured {r['peak_gflops']:.0f} GFLOP/s {args.dtype} matmul peak"
+             if "peak_fraction" in r else "")
+    print(f"{r['model']} {r['mode']} {tuple(r['input_shape'])} {r['dtype']} on {r['device_name']} "
+          f"({r['threads']} threads{', compiled' if r['compiled'] else ''}): {r['clips_per_s']:.2f} clips/s, "
+          f"latency {r['median_s'] * 1e3:.1f} ms (median of {r['runs']}), {r['achieved_tflops'] * 1e3:.1f} GFLOP/s"
+          f"{extra}, peak memory {r['peak_memory_mb']:.0f} MB")
+    return 0
+
+
 def _predict_one(model, frames_or_path, views, is_path: bool):
     cfg = model.pretrained_cfg
     if is_path and cfg.is_video:
@@ -318,6 +356,35 @@ def build_parser() -> argparse.ArgumentParser:
     fl.add_argument("--published", action="store_true", help="a Markdown table of every published figure vs ours")
     fl.set_defaults(func=cmd_flops)
 
+    ex = sub.add_parser("export", help="export to ONNX (checked in onnxruntime) or a torch.export program")
+    ex.add_argument("model", nargs="?", help="a model variant; optional with a tubelet .safetensors checkpoint")
+    ex.add_argument("--checkpoint", help="weights (any supported layout)")
+    ex.add_argument("--format", choices=["onnx", "pt2"], default="onnx")
+    ex.add_argument("--frames", type=int, help="frames per clip (default: the variant's)")
+    ex.add_argument("--size", type=int, help="square input side (default: the variant's)")
+    ex.add_argument("-o", "--output", required=True, help="file to write")
+    ex.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    ex.add_argument("--no-check", action="store_true", help="skip running the export against PyTorch")
+    ex.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="constructor option")
+    ex.add_argument("--json", action="store_true")
+    ex.set_defaults(func=cmd_export)
+
+    bm = sub.add_parser("benchmark", help="clips/s, latency, memory, achieved FLOP/s (and MFU on a known GPU)")
+    bm.add_argument("model", help="a model variant (random weights)")
+    bm.add_argument("--batch", type=int, default=1)
+    bm.add_argument("--frames", type=int, help="frames per clip (default: the variant's)")
+    bm.add_argument("--size", type=int, help="square input side (default: the variant's)")
+    bm.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype")
+    bm.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    bm.add_argument("--compile", action="store_true", help="torch.compile the model (compiled in the warm-up)")
+    bm.add_argument("--train", action="store_true", help="time a training step (forward, backward, fused AdamW)")
+    bm.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    bm.add_argument("--warmup", type=int, default=2)
+    bm.add_argument("--runs", type=int, default=5)
+    bm.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="constructor option")
+    bm.add_argument("--json", action="store_true")
+    bm.set_defaults(func=cmd_benchmark)
+
     dm = sub.add_parser("demo", help="the main job: generate the synthetic dataset, train, evaluate, predict",
                         description="Generates the built-in synthetic dataset (classes that differ only in the "
                                     "direction of time), trains a small UniFormer on it, evaluates it on normal and "
@@ -392,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CheckpointError, VideoDecodeError, AnnotationError, ValueError, TypeError, OSError) as e:
+    except (CheckpointError, VideoDecodeError, AnnotationError, ValueError, TypeError, OSError, ImportError) as e:
         # ConfigError is a ValueError: unknown keys and bad values are user errors too
         print(f"tubelet {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -128,3 +128,16 @@ def test_mmaction2_checkpoint_matches_mmaction2(training_file, tmp_path, record_
         logits, pooled = model.forward_head(feats), model.forward_head(feats, pre_logits=True)
     recipe.check(logits, expected["logits"], case, "logits", record_parity)
     recipe.check(pooled, expected["features"], case, "features", record_parity)
+
+
+@pytest.mark.parametrize("case", ["uniformer_video_small_k400_4x160__public", "uniformer_image_small_224__public"])
+def test_low_precision_autocast_keeps_the_official_argmax(case, tmp_path):
+    """bf16 / fp16 CPU autocast: same top-1 as the official float32 output, error bounded (measured: bf16 1.1e-2,
+    fp16 1.3e-3 relative to the largest logit)."""
+    manifest, expected = recipe.load_case(case)
+    sd, x = _weights(manifest)
+    torch.save(next(iter(_layouts(case).values()))(sd), tmp_path / "w.pth")
+    model = tubelet.create_model(_variant(case), checkpoint_path=tmp_path / "w.pth").eval()
+    for dtype, bound in [(torch.bfloat16, 3e-2), (torch.float16, 3e-3)]:
+        rel, same_argmax = recipe.low_precision_error(model, x, expected["logits"], dtype)
+        assert same_argmax and rel < bound, (dtype, rel)

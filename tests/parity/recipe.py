@@ -113,3 +113,11 @@ def check(out, expected, case: str, what: str, record) -> None:
     assert err <= RTOL, f"{case} {what}: relative error {err:.2e} > {RTOL}"
     if what == "logits":
         assert torch.equal(out.argmax(-1), expected.argmax(-1))
+
+
+def low_precision_error(model, x: torch.Tensor, expected: torch.Tensor, dtype=torch.bfloat16) -> tuple[float, bool]:
+    """``model(x)`` under CPU autocast at ``dtype``: (max |out - official| / max |official|, argmax per sample kept)."""
+    with torch.no_grad(), torch.autocast("cpu", dtype=dtype):
+        out = model(x).float()
+    rel = float((out - expected).abs().max() / expected.abs().max())
+    return rel, bool(torch.equal(out.argmax(-1), expected.argmax(-1)))

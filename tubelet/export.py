@@ -1,0 +1,103 @@
+"""Export a model for deployment: ONNX (checked in onnxruntime) or a ``torch.export`` program (``.pt2``).
+
+ONNX goes through torch's dynamo exporter with a dynamic batch axis; every family exports (tests/test_export.py) and
+matches PyTorch in onnxruntime to ~1e-6 relative. Spatial and temporal sizes are fixed at export: the window layout of
+Video Swin, the position embeddings of UniFormerV2 and the token grids are computed from them.
+
+TorchScript is not offered: ``torch.jit`` is deprecated upstream and cannot script these models' keyword-only helpers
+and ``torch.compiler`` checks; ``torch.export`` (``--format pt2``) is its successor and works for every family.
+
+Needs ``pip install "tubelet[export]"`` (onnx, onnxscript, onnxruntime) for ONNX.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+__all__ = ["export_model", "check_onnx"]
+
+FORMATS = ("onnx", "pt2")
+
+
+def _example(model: torch.nn.Module, input_shape: tuple[int, ...], batch: int = 2) -> torch.Tensor:
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    return torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(0)).to(device)
+
+
+def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: tuple[int, ...], fmt: str = "onnx",
+                 *, opset: int | None = None, check: bool = True) -> dict:
+    """Export ``model`` (put in eval mode) for inputs ``(batch, *input_shape)``, batch dynamic.
+
+    Args:
+        path: the file to write (``.onnx`` or ``.pt2``); its folder is created.
+        input_shape: ``(C, T, H, W)`` or ``(C, H, W)`` without the batch.
+        fmt: ``"onnx"`` or ``"pt2"`` (``torch.export.save``).
+        opset: ONNX opset (default: the exporter's).
+        check: run the exported model on batches of 1 and 3 and compare with PyTorch (onnxruntime for ONNX).
+    Returns:
+        ``{"path", "format", "input_shape", "max_rel_error"}`` (error None when not checked).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    x = _example(model, input_shape)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    if fmt == "onnx":
+        _require_onnx()
+        kwargs = {} if opset is None else {"opset_version": opset}
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (x,), str(path), dynamo=True, input_names=["video"], output_names=["logits"],
+                              dynamic_shapes={"x": {0: batch}}, verbose=False, **kwargs)
+        error = check_onnx(path, model, input_shape) if check else None
+    else:
+        with torch.no_grad():
+            program = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch}})
+        torch.export.save(program, str(path))
+        error = None
+        if check:
+            loaded = torch.export.load(str(path)).module()
+            with torch.no_grad():
+                error = max(_rel_error(loaded(xb), model(xb)) for xb in _batches(model, input_shape))
+    return {"path": str(path), "format": fmt, "input_shape": list(input_shape), "max_rel_error": error}
+
+
+def _batches(model, input_shape):
+    return [_example(model, input_shape, b) for b in (1, 3)]
+
+
+def _rel_error(out, ref) -> float:
+    out, ref = torch.as_tensor(out).float().cpu(), ref.detach().float().cpu()
+    return float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
+
+
+def _require_onnx():
+    missing = [m for m in ("onnx", "onnxscript") if _missing(m)]
+    if missing:
+        raise ImportError(f"ONNX export needs {', '.join(missing)}: pip install \"tubelet[export]\"")
+
+
+def _missing(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is None
+
+
+def check_onnx(path: str | os.PathLike, model: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
+    """Largest relative difference (max |ort - torch| / max |torch|) over batches of 1 and 3 in onnxruntime."""
+    if _missing("onnxruntime"):
+        raise ImportError("checking an ONNX file needs onnxruntime: pip install \"tubelet[export]\"")
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    errors = []
+    with torch.no_grad():
+        for xb in _batches(model, input_shape):
+            out = session.run(None, {name: xb.cpu().numpy()})[0]
+            errors.append(_rel_error(out, model(xb)))
+    return max(errors)
