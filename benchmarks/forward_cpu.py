@@ -4,7 +4,12 @@ The parity fixtures (tests/parity/*/manifest.json) record `official_cpu_seconds_
 forward on one thread of our CPU machine class (median of 3 runs after a warm-up). This script times tubelet's
 forward on the same configuration and input, with the same protocol, and prints a Markdown table.
 
-    python benchmarks/forward_cpu.py [--threads 1] [--filter uniformer_]
+    python benchmarks/forward_cpu.py [--threads 1] [--filter uniformer_] [--bf16]
+
+Work = 2 x the multiply-accumulates of `tubelet flops` at the fixture's input; "% peak" divides the achieved GFLOP/s
+by this machine's measured matmul peak of the same dtype and thread count (tubelet.benchmark.matmul_peak, measured
+at the start). With --bf16 the forward also runs under CPU bf16 autocast, and its speed-up is taken over the
+official float32 time.
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parity")
 import recipe  # noqa: E402
 
 import tubelet  # noqa: E402
+from tubelet.benchmark import matmul_peak  # noqa: E402
+from tubelet.flops import model_cost  # noqa: E402
 
 MODEL_FOR_CASE = {"uniformer_video_small_std": ("uniformer_small", {"std": True}),
                   "uniformer_video_small": ("uniformer_small", {}), "uniformer_video_base": ("uniformer_base", {}),
@@ -28,8 +35,8 @@ MODEL_FOR_CASE = {"uniformer_video_small_std": ("uniformer_small", {"std": True}
                   "uniformer_image_small": ("uniformer_small_2d", {}), "uniformer_image_base": ("uniformer_base_2d", {})}
 
 
-def time_forward(model, x, runs: int = 3) -> float:
-    with torch.inference_mode():
+def time_forward(model, x, runs: int = 3, bf16: bool = False) -> float:
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         model(x)  # warm-up
         times = []
         for _ in range(runs):
@@ -43,12 +50,19 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--filter", default="uniformer_")
+    p.add_argument("--bf16", action="store_true", help="also time bf16 autocast")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    peak32 = matmul_peak("fp32")
+    peak16 = matmul_peak("bf16") if args.bf16 else float("nan")
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "
-          f"{time.strftime('%Y-%m-%d')}\n")
-    print("| fixture | input | official s | tubelet s | speed-up |")
-    print("|---|---|---|---|---|")
+          f"{time.strftime('%Y-%m-%d')}; measured matmul peak fp32 {peak32:.0f} GFLOP/s"
+          + (f", bf16 {peak16:.0f} GFLOP/s" if args.bf16 else "") + "\n")
+    head = "| fixture | input | GFLOP | official s | official % peak | tubelet s | speed-up | tubelet % peak |"
+    if args.bf16:
+        head += " bf16 s | bf16 speed-up over official fp32 | bf16 % bf16 peak |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
     for case in recipe.cases(args.filter):
         manifest, _ = recipe.load_case(case)
         official = manifest.get("official_cpu_seconds_1thread")
@@ -71,9 +85,15 @@ def main() -> None:
         num_classes = manifest["output_shape"][-1]
         model = tubelet.create_model(name, num_classes=num_classes, **kw).eval()
         x = recipe.make_input(manifest)
+        gflop = 2 * model_cost(model, tuple(x.shape[1:])).gflops * x.shape[0]
         ours = time_forward(model, x)
         off = official if args.threads == 1 else float("nan")
-        print(f"| {case.replace('__public', '')} | {tuple(x.shape)} | {off:.3f} | {ours:.3f} | {off / ours:.2f}x |")
+        row = (f"| {case.replace('__public', '')} | {tuple(x.shape)} | {gflop:.0f} | {off:.3f} | "
+               f"{gflop / off / peak32:.0%} | {ours:.3f} | {off / ours:.2f}x | {gflop / ours / peak32:.0%} |")
+        if args.bf16:
+            b = time_forward(model, x, bf16=True)
+            row += f" {b:.3f} | {off / b:.2f}x | {gflop / b / peak16:.0%} |"
+        print(row, flush=True)
 
 
 if __name__ == "__main__":

@@ -22,3 +22,10 @@ def test_ci_runs_the_readme_commands():
     for command in commands:
         for step in command.split(" && "):
             assert step.strip() in ci, f"README step not run by .ci/run: {step}"
+
+
+def test_flops_table_is_generated():
+    from tubelet.cli import published_flops_table
+    text = (ROOT / "README.md").read_text()
+    table = re.search(r"<!-- flops:begin -->\n(.*?)\n<!-- flops:end -->", text, re.S).group(1)
+    assert table == published_flops_table(), "README FLOPs table is stale: paste `tubelet flops --published`"

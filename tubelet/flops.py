@@ -10,6 +10,8 @@ dispatches to, so one is registered here: Q K^T and (softmax) V, ``2 * B * heads
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -83,6 +85,10 @@ def model_cost(name_or_model, input_shape: tuple[int, ...] | None = None, **mode
     """
     from tubelet.models import create_model
 
+    if isinstance(name_or_model, str) and input_shape is not None:
+        # a named variant's count depends on nothing else: repeated questions (README table, tests) are free
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in model_kwargs.items()))
+        return _named_cost(name_or_model, tuple(int(s) for s in input_shape), key)
     if isinstance(name_or_model, str):
         with torch.device("meta"):
             model = create_model(name_or_model, **model_kwargs)
@@ -114,6 +120,16 @@ def model_cost(name_or_model, input_shape: tuple[int, ...] | None = None, **mode
     by_op = {str(op).replace("aten.", ""): n / 2e9 for op, n in counter.get_flop_counts()["Global"].items()}
     return ModelCost(name=name, input_shape=input_shape, params=count_params(model),
                      gflops=counter.get_total_flops() / 2e9, by_operator=by_op)
+
+
+@functools.lru_cache(maxsize=256)
+def _named_cost(name: str, input_shape: tuple[int, ...], kwargs: tuple) -> ModelCost:
+    from tubelet.models import create_model
+
+    with torch.device("meta"):
+        model = create_model(name, **{k: list(v) if isinstance(v, tuple) else v for k, v in kwargs})
+    cost = model_cost(model, input_shape)
+    return dataclasses.replace(cost, name=name)
 
 
 def resolve_input(name_or_cfg, frames: int | None = None, size: int | None = None) -> tuple[int, ...]:
