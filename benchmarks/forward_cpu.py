@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,8 +52,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--filter", default="uniformer_")
     p.add_argument("--bf16", action="store_true", help="also time bf16 autocast")
+    p.add_argument("--case", help="time one fixture in this process (internal: each case runs in a fresh process)")
+    p.add_argument("--peaks", help=argparse.SUPPRESS)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.case:
+        peak32, peak16 = map(float, args.peaks.split(","))
+        print(row(args.case, args, peak32, peak16) or "", flush=True)
+        return
     peak32 = matmul_peak("fp32")
     peak16 = matmul_peak("bf16") if args.bf16 else float("nan")
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.processor() or platform.machine()}, "
@@ -63,37 +70,48 @@ def main() -> None:
         head += " bf16 s | bf16 speed-up over official fp32 | bf16 % bf16 peak |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
+    # One fresh process per fixture: in one long process the allocator's state after the big models changed later
+    # timings by up to 1.5x (Swin-T 32x224: 5.8 s after the others vs 3.9 s alone).
     for case in recipe.cases(args.filter):
-        manifest, _ = recipe.load_case(case)
-        official = manifest.get("official_cpu_seconds_1thread")
-        if case.startswith("uniformerv2_"):
-            u = manifest["model_config"]["UNIFORMERV2"]
-            name, kw = u["BACKBONE"], dict(n_layers=u["N_LAYERS"], no_lmhra=u["NO_LMHRA"],
-                                           temporal_downsample=u["TEMPORAL_DOWNSAMPLE"])
-        elif case.startswith("swin_"):
-            backbone = manifest["model_config"]["model"]["backbone"]
-            name = {96: "swin3d_small" if backbone["depths"][2] == 18 else "swin3d_tiny", 128: "swin3d_base"}[
-                backbone["embed_dim"]]
-            kw = {"window_size": backbone["window_size"]}
-        else:
-            key = next((k for k in MODEL_FOR_CASE if case.startswith(k)), None)
-            if key is None:
-                continue
-            name, kw = MODEL_FOR_CASE[key]
-        if official is None:
-            continue
-        num_classes = manifest["output_shape"][-1]
-        model = tubelet.create_model(name, num_classes=num_classes, **kw).eval()
-        x = recipe.make_input(manifest)
-        gflop = 2 * model_cost(model, tuple(x.shape[1:])).gflops * x.shape[0]
-        ours = time_forward(model, x)
-        off = official if args.threads == 1 else float("nan")
-        row = (f"| {case.replace('__public', '')} | {tuple(x.shape)} | {gflop:.0f} | {off:.3f} | "
-               f"{gflop / off / peak32:.0%} | {ours:.3f} | {off / ours:.2f}x | {gflop / ours / peak32:.0%} |")
-        if args.bf16:
-            b = time_forward(model, x, bf16=True)
-            row += f" {b:.3f} | {off / b:.2f}x | {gflop / b / peak16:.0%} |"
-        print(row, flush=True)
+        cmd = [sys.executable, __file__, "--case", case, "--threads", str(args.threads), "--peaks",
+               f"{peak32},{peak16}"] + (["--bf16"] if args.bf16 else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+        if out:
+            print(out, flush=True)
+
+
+def row(case: str, args, peak32: float, peak16: float) -> str | None:
+    """The table row of one fixture (None when it has no official timing)."""
+    manifest, _ = recipe.load_case(case)
+    official = manifest.get("official_cpu_seconds_1thread")
+    if case.startswith("uniformerv2_"):
+        u = manifest["model_config"]["UNIFORMERV2"]
+        name, kw = u["BACKBONE"], dict(n_layers=u["N_LAYERS"], no_lmhra=u["NO_LMHRA"],
+                                       temporal_downsample=u["TEMPORAL_DOWNSAMPLE"])
+    elif case.startswith("swin_"):
+        backbone = manifest["model_config"]["model"]["backbone"]
+        name = {96: "swin3d_small" if backbone["depths"][2] == 18 else "swin3d_tiny", 128: "swin3d_base"}[
+            backbone["embed_dim"]]
+        kw = {"window_size": backbone["window_size"]}
+    else:
+        key = next((k for k in MODEL_FOR_CASE if case.startswith(k)), None)
+        if key is None:
+            return None
+        name, kw = MODEL_FOR_CASE[key]
+    if official is None:
+        return None
+    num_classes = manifest["output_shape"][-1]
+    model = tubelet.create_model(name, num_classes=num_classes, **kw).eval()
+    x = recipe.make_input(manifest)
+    gflop = 2 * model_cost(model, tuple(x.shape[1:])).gflops * x.shape[0]
+    ours = time_forward(model, x)
+    off = official if args.threads == 1 else float("nan")
+    line = (f"| {case.replace('__public', '')} | {tuple(x.shape)} | {gflop:.0f} | {off:.3f} | "
+            f"{gflop / off / peak32:.0%} | {ours:.3f} | {off / ours:.2f}x | {gflop / ours / peak32:.0%} |")
+    if args.bf16:
+        b = time_forward(model, x, bf16=True)
+        line += f" {b:.3f} | {off / b:.2f}x | {gflop / b / peak16:.0%} |"
+    return line
 
 
 if __name__ == "__main__":
