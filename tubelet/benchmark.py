@@ -13,7 +13,6 @@ includes the interpreter and torch itself, ~0.4 GB).
 """
 from __future__ import annotations
 
-import resource
 import statistics
 import time
 from contextlib import nullcontext
@@ -39,6 +38,17 @@ def _gpu_peak(name: str) -> float | None:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident set of this process (Linux / macOS units differ: KiB / bytes); None where unavailable."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    import sys
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
 
 
 def matmul_peak(dtype: str = "fp32", device: str = "cpu", n: int = 2048, repeats: int = 5) -> float:
@@ -117,8 +127,7 @@ def benchmark(name: str, *, batch: int = 1, frames: int | None = None, size: int
         "threads": torch.get_num_threads(), "mode": "train" if train else "inference", "compiled": compile,
         "runs": runs, "median_s": median, "min_s": min(times), "warmup_s": warmup_s, "clips_per_s": batch / median,
         "gflops_per_clip": 2 * macs / 1e9, "achieved_tflops": flops / median / 1e12,
-        "peak_memory_mb": (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda"
-                           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20,
+        "peak_memory_mb": (torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else _peak_rss_mb()),
     }
     if dev.type == "cuda":
         gpu_peak = _gpu_peak(result["device_name"])

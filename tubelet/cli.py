@@ -138,7 +138,7 @@ def cmd_benchmark(args) -> int:
     print(f"{r['model']} {r['mode']} {tuple(r['input_shape'])} {r['dtype']} on {r['device_name']} "
           f"({r['threads']} threads{', compiled' if r['compiled'] else ''}): {r['clips_per_s']:.2f} clips/s, "
           f"latency {r['median_s'] * 1e3:.1f} ms (median of {r['runs']}), {r['achieved_tflops'] * 1e3:.1f} GFLOP/s"
-          f"{extra}, peak memory {r['peak_memory_mb']:.0f} MB")
+          f"{extra}" + (f", peak memory {r['peak_memory_mb']:.0f} MB" if r["peak_memory_mb"] is not None else ""))
     return 0
 
 
