@@ -103,7 +103,7 @@ def row(case: str, args, peak32: float, peak16: float) -> str | None:
     num_classes = manifest["output_shape"][-1]
     model = tubelet.create_model(name, num_classes=num_classes, **kw).eval()
     x = recipe.make_input(manifest)
-    gflop = 2 * model_cost(model, tuple(x.shape[1:])).gflops * x.shape[0]
+    gflop = 2 * model_cost(name, tuple(x.shape[1:]), num_classes=num_classes, **kw).gflops * x.shape[0]
     ours = time_forward(model, x)
     off = official if args.threads == 1 else float("nan")
     line = (f"| {case.replace('__public', '')} | {tuple(x.shape)} | {gflop:.0f} | {off:.3f} | "

@@ -82,7 +82,7 @@ def benchmark(name: str, *, batch: int = 1, frames: int | None = None, size: int
         raise ValueError("batch and runs must be >= 1, warmup >= 0")
     model = create_model(name, **(model_kwargs or {})).to(dev)
     shape = resolve_input(model.pretrained_cfg, frames, size)
-    macs = model_cost(model, shape).gflops * 1e9  # counted on this model, batch 1
+    macs = model_cost(name, shape, **(model_kwargs or {})).gflops * 1e9  # on the meta device, batch 1
     x = torch.randn(batch, *shape, device=dev)
     low = dtype != "fp32"
     amp = torch.autocast(dev.type, dtype=DTYPES[dtype]) if low else nullcontext()
