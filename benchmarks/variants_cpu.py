@@ -4,6 +4,7 @@
 
 A Markdown table on stdout (one row per variant as it finishes): latency, clips/s, achieved GFLOP/s and the fraction
 of this machine's measured matmul peak of the same dtype (tubelet.benchmark), peak resident memory of the process.
+The process keeps freed memory, as the `tubelet` command does (tubelet/runtime.py), unless --system-malloc.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 
 import tubelet
 from tubelet.benchmark import benchmark, matmul_peak
+from tubelet.runtime import keep_freed_memory
 
 
 def main() -> None:
@@ -23,8 +25,11 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--filter", default="*")
+    p.add_argument("--system-malloc", action="store_true", help="leave glibc malloc at its defaults")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if not args.system_malloc:
+        keep_freed_memory()
     peaks = {"fp32": matmul_peak("fp32"), "bf16": matmul_peak("bf16")}
     print(f"torch {torch.__version__}, {args.threads} thread(s), {platform.machine()}, {time.strftime('%Y-%m-%d')}; "
           f"measured matmul peak fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f} GFLOP/s\n")

@@ -1,5 +1,9 @@
 """tubelet benchmark: the numbers it reports are consistent with what it ran."""
 import json
+import os
+import platform
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -45,3 +49,38 @@ def test_cli(capsys):
     assert json.loads(capsys.readouterr().out)["input_shape"] == [1, 3, 2, 32, 32]
     assert main(args) == 0
     assert "clips/s" in capsys.readouterr().out
+
+
+_FAULTS = """
+import resource, sys, torch
+from tubelet import runtime
+if sys.argv[1] == "keep":
+    assert runtime.keep_freed_memory() and runtime.is_applied()
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    torch.ones(64 * 2**20 // 4)  # 64 MiB, every page written, then freed
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+faults()
+print(min(faults() for _ in range(3)))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_keep_freed_memory_stops_page_faults_on_reuse():
+    """glibc hands a freed 64 MiB block back to the OS, so writing a new one faults in all 16384 pages again; with
+    runtime.keep_freed_memory() the block is reused (each case in a fresh process: the setting is process-wide)."""
+    def run(mode):
+        out = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True)
+        return int(out.stdout.split()[-1])
+    assert run("default") > 10000
+    assert run("keep") < 1000
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.parametrize("env,kept", [("1", True), ("0", False)])
+def test_cli_keeps_freed_memory_unless_told_not_to(env, kept):
+    cmd = [sys.executable, "-m", "tubelet", "benchmark", "uniformer_small", "--frames", "2", "--size", "32",
+           "--runs", "1", "--warmup", "0", "--json"] + [a for kv in TINY.items() for a in ("--set", f"{kv[0]}={kv[1]}")]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env={**os.environ, "TUBELET_KEEP_FREED_MEMORY": env})
+    assert json.loads(out.stdout)["keep_freed_memory"] is kept

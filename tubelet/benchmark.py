@@ -9,7 +9,8 @@ Protocol: ``warmup`` untimed calls (compilation happens there), then ``runs`` ti
 * on a known GPU, ``mfu`` = achieved / the GPU's dense bf16 tensor-core peak (``GPU_BF16_PEAK``).
 
 ``peak_memory_mb`` is ``torch.cuda.max_memory_allocated`` on CUDA and the process's peak resident set on CPU (which
-includes the interpreter and torch itself, ~0.4 GB).
+includes the interpreter and torch itself, ~0.4 GB). ``keep_freed_memory`` says whether the process keeps freed
+memory (:mod:`tubelet.runtime`, on by default in the ``tubelet`` command; large effect on CPU times).
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import time
 from contextlib import nullcontext
 
 import torch
+
+from tubelet import runtime
 
 __all__ = ["GPU_BF16_PEAK", "benchmark", "matmul_peak"]
 
@@ -128,6 +131,7 @@ def benchmark(name: str, *, batch: int = 1, frames: int | None = None, size: int
         "runs": runs, "median_s": median, "min_s": min(times), "warmup_s": warmup_s, "clips_per_s": batch / median,
         "gflops_per_clip": 2 * macs / 1e9, "achieved_tflops": flops / median / 1e12,
         "peak_memory_mb": (torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else _peak_rss_mb()),
+        "keep_freed_memory": runtime.is_applied(),
     }
     if dev.type == "cuda":
         gpu_peak = _gpu_peak(result["device_name"])

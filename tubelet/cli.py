@@ -136,7 +136,8 @@ def cmd_benchmark(args) -> int:
              f", {r['peak_fraction']:.0%} of the measured {r['peak_gflops']:.0f} GFLOP/s {args.dtype} matmul peak"
              if "peak_fraction" in r else "")
     print(f"{r['model']} {r['mode']} {tuple(r['input_shape'])} {r['dtype']} on {r['device_name']} "
-          f"({r['threads']} threads{', compiled' if r['compiled'] else ''}): {r['clips_per_s']:.2f} clips/s, "
+          f"({r['threads']} threads{', compiled' if r['compiled'] else ''}"
+          f"{', freed memory kept' if r['keep_freed_memory'] else ''}): {r['clips_per_s']:.2f} clips/s, "
           f"latency {r['median_s'] * 1e3:.1f} ms (median of {r['runs']}), {r['achieved_tflops'] * 1e3:.1f} GFLOP/s"
           f"{extra}" + (f", peak memory {r['peak_memory_mb']:.0f} MB" if r["peak_memory_mb"] is not None else ""))
     return 0
@@ -456,7 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``tubelet`` program. Run as a program (``argv`` None), it first applies :mod:`tubelet.runtime`'s process
+    settings (glibc keeps freed memory); called with an argument list (tests, notebooks) it leaves the process alone."""
     args = build_parser().parse_args(argv)
+    if argv is None:
+        from .runtime import apply_cli_defaults
+        apply_cli_defaults()
     try:
         return args.func(args)
     except (CheckpointError, VideoDecodeError, AnnotationError, ValueError, TypeError, OSError, ImportError) as e:

@@ -59,6 +59,43 @@ def test_impossible_configs_are_errors():
         tiny("uniformer_small_2d", num_frames=8)
 
 
+@pytest.mark.parametrize("shape", [(2, 16, 3, 5, 7), (2, 16, 5, 7)])
+def test_pointwise_is_the_1x1_convolution_with_its_gradients(shape):
+    """pointwise() computes a 1x1(x1) conv as a Linear over a channels-last map (one GEMM), and falls back to the conv
+    for a channels-first map; both equal conv(x), gradients included."""
+    from tubelet.models.uniformer import channels_last, pointwise
+    conv = (torch.nn.Conv3d if len(shape) == 5 else torch.nn.Conv2d)(16, 24, 1)
+    base = torch.randn(shape)
+    for x in (channels_last(base), base.contiguous()):
+        x = x.detach().requires_grad_()
+        out = pointwise(conv, x)
+        assert out.is_contiguous(memory_format=torch.channels_last_3d if len(shape) == 5 else torch.channels_last) \
+            == (x.stride(1) == 1)  # channels-last in, channels-last out (no copy)
+        grads = torch.autograd.grad(out.square().sum(), (x, conv.weight, conv.bias))
+        ref_x = x.detach().requires_grad_()
+        ref = conv(ref_x)
+        ref_grads = torch.autograd.grad(ref.square().sum(), (ref_x, conv.weight, conv.bias))
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+        for g, r in zip(grads, ref_grads):
+            torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,shape", [("uniformer_small", (1, 3, 4, 64, 64)), ("uniformer_small_2d", (2, 3, 64, 64))])
+def test_every_stage_runs_channels_last(name, shape):
+    """The blocks get and give channels-last maps, so the token <-> map reshapes are views and the 1x1 convs GEMMs."""
+    model = tiny(name).eval()
+    fmt = torch.channels_last_3d if len(shape) == 5 else torch.channels_last
+    seen = []
+    hooks = [blk.register_forward_hook(lambda m, args, out: seen.append(
+        (args[0].is_contiguous(memory_format=fmt), out.is_contiguous(memory_format=fmt))))
+        for i in range(1, 5) for blk in getattr(model, f"blocks{i}")]
+    with torch.no_grad():
+        model(torch.randn(shape))
+    for h in hooks:
+        h.remove()
+    assert len(seen) == 4 and all(a and b for a, b in seen)
+
+
 def test_official_config_names_are_accepted():
     model = tiny(drop_depth_rate=0.3, dropout_rate=0.1, attention_dropout_rate=0.1, qkv_scale=0.5)
     assert model.model_args["drop_path_rate"] == 0.3
@@ -182,3 +219,5 @@ def test_depthwise_convs_get_channels_first_maps_under_cpu_bf16():
         assert fp32 and not all(fp32)  # the plain path keeps the cheap channels-last views
         assert all(_depthwise_inputs(model, clip, torch.bfloat16))
     assert all(_depthwise_inputs(uni.to(torch.bfloat16), x.to(torch.bfloat16)))  # a bf16 model, no autocast
+    with torch.inference_mode():  # no weight gradient, no bug: inference keeps the channels-last maps (no copies)
+        assert not any(_depthwise_inputs(uni.float(), x, torch.bfloat16))

@@ -4,7 +4,7 @@ import torch
 
 import tubelet
 from tubelet import CheckpointError
-from tubelet.models.video_swin import compute_mask, effective_window, relative_position_index
+from tubelet.models.video_swin import compute_mask, effective_window, mask_groups, relative_position_index
 
 ARCH = dict(embed_dim=24, depths=[2, 2, 2, 2], num_heads=[1, 2, 4, 8])
 TINY = dict(ARCH, num_classes=5, drop_path_rate=0.0)
@@ -32,6 +32,52 @@ def test_shift_mask_regions():
     assert mask.shape == (8, 18, 18) and set(mask.unique().tolist()) == {0.0, -100.0}
     assert not mask[0].any()  # the first window lies inside one region
     assert mask[-1].any()  # the last window mixes the wrapped-around regions
+
+
+@pytest.mark.parametrize("padded,window,shift", [((4, 6, 6), (2, 3, 3), (1, 1, 1)), ((16, 56, 56), (8, 7, 7), (4, 3, 3)),
+                                                 ((8, 14, 21), (8, 7, 7), (0, 3, 3)), ((4, 7, 7), (4, 7, 7), (0, 0, 0))])
+def test_mask_groups_cover_every_window_once_with_its_mask(padded, window, shift):
+    n = [p // w for p, w in zip(padded, window)]
+    N = window[0] * window[1] * window[2]
+    full = compute_mask(padded, window, shift).view(*n, N, N)
+    groups = mask_groups(padded, window, shift)
+    assert len(groups) == 2 ** sum(1 for s in shift if s)
+    seen = torch.zeros(n, dtype=torch.int)
+    for (d, h, w), mask in groups:
+        seen[d[0]:d[1], h[0]:h[1], w[0]:w[1]] += 1
+        windows = full[d[0]:d[1], h[0]:h[1], w[0]:w[1]]
+        expected = torch.zeros(N, N) if mask is None else mask
+        assert torch.equal(windows, expected.expand_as(windows))  # one mask really serves the whole group
+        assert mask is None or mask.any()
+    assert torch.equal(seen, torch.ones_like(seen))
+
+
+def _windows_one_batch(monkeypatch):
+    """Make the model take its torch.export path: every window in one batch with a (windows, N, N) mask."""
+    monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 64, 64), (1, 3, 6, 40, 72)])
+def test_grouped_windows_match_one_batch_of_windows_with_gradients(monkeypatch, shape):
+    """The default path (attention per group of windows sharing a shift mask, written back in place) gives the same
+    outputs and gradients as the plain (windows, heads, N, N) formulation, with padding, shifts and B > 1."""
+    torch.manual_seed(0)
+    model = tiny().train()
+    x = torch.randn(shape)
+    torch.manual_seed(1)  # the same head-dropout mask in both runs
+    out = model(x)
+    out.square().sum().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    _windows_one_batch(monkeypatch)
+    for layer in model.layers:
+        layer.__dict__.pop("_mask_cache", None)
+    torch.manual_seed(1)
+    ref = model(x)
+    ref.square().sum().backward()
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(grads[n], p.grad, rtol=1e-4, atol=1e-6, msg=n)
 
 
 def test_effective_window_on_small_inputs():

@@ -23,9 +23,10 @@ def channels_first_for_cpu_half(x: torch.Tensor) -> torch.Tensor:
     so a run NaNs at step 1 or not depending on what ran before it (seen in tests/engine: 6 of 16 heap layouts
     failed; 0 of 28 with a channels-first input). The token <-> map reshapes of UniFormer/UniFormerV2 produce such
     views, so on CPU under bf16/fp16 (autocast or a half model) the map is made channels-first before the
-    depthwise convolutions. Values are unchanged; GPU and fp32 paths are untouched (no copy).
+    depthwise convolutions. Values are unchanged; GPU, fp32 and inference (no autograd, hence no weight gradient)
+    paths are untouched (no copy).
     """
-    if x.device.type != "cpu" or x.is_contiguous():
+    if x.device.type != "cpu" or not torch.is_grad_enabled() or x.is_contiguous():
         return x
     if x.dtype in _HALF or (torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") in _HALF):
         return x.contiguous()

@@ -42,6 +42,31 @@ __all__ = ["UniFormer"]
 # Layers
 # --------------------------------------------------------------------------------------------------------------
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """The map ``(B, C, (T,) H, W)`` laid out channels-last in memory (a no-op when it already is).
+
+    UniFormer runs every stage channels-last: the token <-> map reshapes of the patch embeddings and SABlocks are then
+    free views, the 1x1 convolutions are one matrix product each (:func:`pointwise`), and oneDNN's depthwise
+    convolutions run 2x faster than on channels-first maps (measured on CPU).
+    """
+    return x.contiguous(memory_format=torch.channels_last_3d if x.ndim == 5 else torch.channels_last)
+
+
+def pointwise(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` for a 1x1(x1) convolution, as one ``Linear`` over the positions of a channels-last map.
+
+    PyTorch sends a 1x1 convolution of a small batch on one CPU thread to its unfold + GEMM fallback, which copies
+    the input and pre-fills the output with the bias (~1.7x the time of the bare product, measured); a channels-last
+    map is already a ``(positions, C)`` matrix. Same weights, same result up to summation order; a channels-first map
+    goes through ``conv``.
+    """
+    perm, back = ((0, 2, 3, 4, 1), (0, 4, 1, 2, 3)) if x.ndim == 5 else ((0, 2, 3, 1), (0, 3, 1, 2))
+    tokens = x.permute(perm)
+    if not tokens.is_contiguous():
+        return conv(x)
+    return F.linear(tokens, conv.weight.flatten(1), conv.bias).permute(back)
+
+
 class ConvMlp(nn.Module):
     """The CBlock MLP (``CMlp`` in the original): 1x1 convolutions instead of Linear layers, channels first."""
 
@@ -53,7 +78,7 @@ class ConvMlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        return self.drop(pointwise(self.fc2, self.drop(self.act(pointwise(self.fc1, x)))))
 
 
 class Attention(nn.Module):
@@ -117,7 +142,8 @@ class CBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = channels_first_for_cpu_half(x)
         x = x + self.pos_embed(x)
-        x = x + self.drop_path(_scale(self.conv2(self.attn(self.conv1(self.norm1(x)))), self.gamma_1))
+        x = x + self.drop_path(_scale(pointwise(self.conv2, self.attn(pointwise(self.conv1, self.norm1(x)))),
+                                      self.gamma_1))
         return x + self.drop_path(_scale(self.mlp(self.norm2(x)), self.gamma_2))
 
 
@@ -325,6 +351,7 @@ class UniFormer(nn.Module):
         for i in range(4):
             if i:
                 x = getattr(self, f"patch_embed{i + 1}")(x)
+            x = channels_last(x)  # a no-op after a LayerNorm patch embedding (see channels_last)
             for j, blk in enumerate(getattr(self, f"blocks{i + 1}")):
                 if self.use_checkpoint and j < self.checkpoint_num[i] and torch.is_grad_enabled():
                     x = checkpoint(blk, x, use_reentrant=False)

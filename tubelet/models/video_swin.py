@@ -30,7 +30,7 @@ from ._convert import CheckpointError, strip_prefix
 from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, Mlp, drop_path_rates, init_linear_and_norm
 
-__all__ = ["SwinTransformer3D", "relative_position_index", "compute_mask"]
+__all__ = ["SwinTransformer3D", "relative_position_index", "compute_mask", "mask_groups"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -91,6 +91,31 @@ def compute_mask(padded: Sequence[int], window: Sequence[int], shift: Sequence[i
     return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
 
 
+def mask_groups(padded: Sequence[int], window: Sequence[int], shift: Sequence[int],
+                device: torch.device | None = None) -> list[tuple[tuple[tuple[int, int], ...], torch.Tensor | None]]:
+    """The windows of a shifted grid grouped by their shift mask: ``[(box, mask)]``.
+
+    Along an axis with a shift, windows ``0 .. n-2`` lie inside one region of :func:`compute_mask` and only the last
+    window straddles two, so there are at most 8 distinct window masks. ``box`` gives each group's window range per
+    axis (``(first, end)``, in windows) and ``mask`` its ``(N, N)`` mask, None for the windows that straddle nothing
+    (all zeros). Attention then runs once per group with one mask broadcast over its windows, instead of with a
+    ``(windows, heads, N, N)`` tensor of mostly repeated masks (which SDPA's CPU kernel copies in full).
+    """
+    n = [p // w for p, w in zip(padded, window)]
+    ranges = [((0, k - 1), (k - 1, k)) if s else ((0, k),) for k, s in zip(n, shift)]
+    full = None
+    groups = []
+    for rd in ranges[0]:
+        for rh in ranges[1]:
+            for rw in ranges[2]:
+                box = (rd, rh, rw)
+                straddles = any(s and r[0] == k - 1 for r, k, s in zip(box, n, shift))
+                if straddles and full is None:
+                    full = compute_mask(padded, window, shift, device).view(*n, *([math.prod(window)] * 2))
+                groups.append((box, full[rd[0], rh[0], rw[0]] if straddles else None))
+    return groups
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Layers
 # --------------------------------------------------------------------------------------------------------------
@@ -112,15 +137,21 @@ class WindowAttention3D(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
-    def forward(self, x: torch.Tensor, B: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x: ``(B * nW, N, C)`` windows of ``B`` clips; mask: ``(nW, N, N)`` or None."""
+    def position_bias(self, N: int) -> torch.Tensor:
+        """The ``(heads, N, N)`` relative position bias of an ``N``-token window (the original takes the top-left
+        ``N x N`` block when the effective window is smaller than the configured one)."""
+        bias = self.relative_position_bias_table[self.relative_position_index[:N, :N].reshape(-1)]
+        return bias.view(N, N, self.num_heads).permute(2, 0, 1)
+
+    def forward(self, x: torch.Tensor, B: int, mask: torch.Tensor | None = None,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x: ``(B * nW, N, C)`` windows of ``B`` clips; mask: ``(N, N)`` shared by all windows, None, or under
+        ``torch.export`` only ``(nW, N, N)``, one per window; bias: :meth:`position_bias` if already computed."""
         BW, N, C = x.shape
         h = self.num_heads
         qkv = self.qkv(x).reshape(BW, N, 3, h, C // h).permute(2, 0, 3, 1, 4)  # 3, B*nW, h, N, d
         q, k, v = qkv.unbind(0)
-        # The original takes the top-left N x N block when the effective window is smaller than the configured one.
-        bias = self.relative_position_bias_table[self.relative_position_index[:N, :N].reshape(-1)]
-        bias = bias.view(N, N, h).permute(2, 0, 1).to(q.dtype)  # h, N, N
+        bias = (self.position_bias(N) if bias is None else bias).to(q.dtype)  # h, N, N
         dropout = self.attn_drop if self.training else 0.0
         if torch.compiler.is_exporting():
             # torch.export's SDPA decomposition gives its output other strides than the eager kernel it traced, and
@@ -129,26 +160,16 @@ class WindowAttention3D(nn.Module):
             if mask is not None:
                 attn = (attn.view(B, -1, h, N, N) + mask.unsqueeze(1).to(q.dtype)).view(BW, h, N, N)
             return self.proj_drop(self.proj((attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(BW, N, C)))
-        # SDPA's CPU flash kernel broadcasts a mask over size-1 batch / head dims without copying it, but copies an
-        # expanded (stride-0) or tiled one, and falls back to a 3-4x slower path for a 3-D or 5-D mask. So: the bias
-        # alone as (1, h, N, N); bias + shift mask as (nW, h, N, N), one SDPA call per clip (measured on one thread,
-        # 32 windows x 6 heads x 392 tokens: expand 94 ms vs 73 ms; two clips tiled 390 ms, 5-D 878 ms, a loop 161 ms).
-        if mask is None:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.unsqueeze(0), scale=self.scale,
-                                                 dropout_p=dropout)  # B*nW, h, N, d
-            return self.proj_drop(self.proj(out.transpose(1, 2).reshape(BW, N, C)))
-        attn_mask = bias.unsqueeze(0) + mask.unsqueeze(1).to(q.dtype)  # nW, h, N, N
-        nW = mask.shape[0]
-        if B == 1 or torch.compiler.is_compiling():  # (a traced graph keeps one call for any batch size)
-            if B > 1:
-                attn_mask = attn_mask.repeat(B, 1, 1, 1)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=self.scale, dropout_p=dropout)
-            out = out.transpose(1, 2).reshape(BW, N, C)
-        else:
-            out = torch.cat([F.scaled_dot_product_attention(q[i:i + nW], k[i:i + nW], v[i:i + nW], attn_mask=attn_mask,
-                                                            scale=self.scale, dropout_p=dropout)
-                             .transpose(1, 2).reshape(nW, N, C) for i in range(0, BW, nW)])
-        return self.proj_drop(self.proj(out))
+        # A mask of shape (1, h, N, N) is broadcast over the windows by SDPA's CPU flash kernel without copying it;
+        # an expanded (stride-0) one is copied, and a 3-D or 5-D one takes a 3-4x slower path (measured). Per-window
+        # shift masks are therefore never passed here outside export: the block groups windows by mask instead.
+        if mask is not None and mask.ndim != 2:
+            raise ValueError(f"expected a (N, N) mask shared by all windows, got shape {tuple(mask.shape)}")
+        if mask is not None:
+            bias = bias + mask.to(q.dtype)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.unsqueeze(0), scale=self.scale,
+                                             dropout_p=dropout)  # B*nW, h, N, d
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(BW, N, C)))
 
 
 class SwinTransformerBlock3D(nn.Module):
@@ -176,7 +197,19 @@ class SwinTransformerBlock3D(nn.Module):
             x = torch.roll(x, shifts=tuple(-s for s in shift), dims=(1, 2, 3))
         else:
             mask = None
-        x = window_reverse(self.attn(window_partition(x, window), B, mask), window, B, Dp, Hp, Wp)
+        if isinstance(mask, list):  # mask_groups: attention per group of windows sharing one mask
+            out = torch.empty_like(x)
+            bias = self.attn.position_bias(math.prod(window))
+            for box, group_mask in mask:
+                region = (slice(None),) + tuple(slice(a * w, b * w) for (a, b), w in zip(box, window))
+                counts = [b - a for a, b in box]
+                y = self.attn(window_partition(x[region], window), B, group_mask, bias)  # B * windows, N, C
+                wd, wh, ww = window
+                out[region].view(B, counts[0], wd, counts[1], wh, counts[2], ww, C).permute(0, 1, 3, 5, 2, 4, 6, 7) \
+                    .copy_(y.view(B, *counts, wd, wh, ww, C))
+            x = out
+        else:
+            x = window_reverse(self.attn(window_partition(x, window), B, mask), window, B, Dp, Hp, Wp)
         if any(shift):
             x = torch.roll(x, shifts=shift, dims=(1, 2, 3))
         return x[:, :D, :H, :W].contiguous()
@@ -216,15 +249,18 @@ class BasicLayer(nn.Module):
         self.downsample = PatchMerging(dim) if downsample else None
         self.use_checkpoint = False
 
-    def _mask(self, padded, window, shift, device) -> torch.Tensor:
-        """The shift mask for this geometry, kept between calls (it depends on shapes only; computing it is ~3 % of
-        a Swin-T forward on CPU). One geometry is kept; traced graphs compute it inline."""
-        key = (tuple(padded), window, shift, str(device))
-        if torch.compiler.is_compiling() or torch.compiler.is_exporting():
+    def _mask(self, padded, window, shift, device) -> torch.Tensor | list:
+        """The shift masks for this geometry as :func:`mask_groups` (as the full ``(nW, N, N)`` :func:`compute_mask`
+        under ``torch.export``, whose graph runs the windows in one batch). Kept between calls (they depend on shapes
+        only); one geometry is kept; traced graphs compute them inline."""
+        if torch.compiler.is_exporting():
             return compute_mask(padded, window, shift, device)
+        if torch.compiler.is_compiling():
+            return mask_groups(padded, window, shift, device)
+        key = (tuple(padded), window, shift, str(device))
         cached = getattr(self, "_mask_cache", None)
         if cached is None or cached[0] != key:
-            cached = (key, compute_mask(padded, window, shift, device))
+            cached = (key, mask_groups(padded, window, shift, device))
             self._mask_cache = cached
         return cached[1]
 
