@@ -52,6 +52,17 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last_3d if x.ndim == 5 else torch.channels_last)
 
 
+def tokens_to_map(x: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Tokens ``(B, N, C)`` back to the channels-last map of ``shape`` ``(B, C, (T,) H, W)``: a view.
+
+    Written as ``view`` + ``permute`` rather than ``transpose(1, 2).reshape(shape)``: the latter gives size-1 axes
+    (B = 1, T = 1) arbitrary strides, and oneDNN then fails to recognise the map as channels-last and returns
+    channels-first outputs (measured: a 3x3x3 depthwise conv 0.5 ms channels-last vs 8.7 ms channels-first).
+    """
+    B, C, *grid = shape
+    return x.view(B, *grid, C).permute(0, len(grid) + 1, *range(1, len(grid) + 1))
+
+
 def pointwise(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``conv(x)`` for a 1x1(x1) convolution, as one ``Linear`` over the positions of a channels-last map.
 
@@ -173,7 +184,7 @@ class SABlock(nn.Module):
         x = x.flatten(2).transpose(1, 2)  # B, N, C
         x = x + self.drop_path(_scale(self.attn(self.norm1(x)), self.gamma_1))
         x = x + self.drop_path(_scale(self.mlp(self.norm2(x)), self.gamma_2))
-        return x.transpose(1, 2).reshape(shape)  # B, C, (T,) H, W
+        return tokens_to_map(x, shape)
 
 
 class PatchEmbed(nn.Module):
@@ -190,7 +201,7 @@ class PatchEmbed(nn.Module):
             return x
         shape = x.shape
         x = self.norm(x.flatten(2).transpose(1, 2))  # B, N, C
-        return x.transpose(1, 2).reshape(shape)  # B, C, (T,) H, W
+        return tokens_to_map(x, shape)
 
 
 def _patch_embeds(video: bool, std: bool, conv_stem: bool, in_chans: int, dims: Sequence[int]) -> list[PatchEmbed]:
