@@ -3,10 +3,10 @@
 glibc's ``malloc`` serves every block above a threshold (128 KiB, adapting up to 32 MiB) with a fresh ``mmap`` and
 gives it back to the OS on ``free``. PyTorch has no caching allocator on CPU, so every large activation of every
 forward is new memory, and the first write to each 4 KiB page of it is a page fault. Measured on the project's CPU
-machine (one thread, 2026-11-21): a Video Swin-T 32x224 forward took ~400,000 page faults and 0.9-1.4 s of kernel
-time, 3.8-4.8 s in all; with freed memory kept in the process, 0 faults and 3.1-3.2 s (UniFormer-S 8x224: 0.61 s ->
-0.51-0.55 s). Keeping freed memory is what PyTorch's CUDA caching allocator does on GPUs; its cost is that the
-process's resident memory stays at its peak instead of shrinking after a large forward.
+machine (one thread, 2026-11-21, BENCHMARKS.md): a Video Swin-T 32x224 forward took ~400,000 page faults and
+0.9-1.4 s of kernel time; with freed memory kept, none, and the forward is 1.2x faster (3.5-3.7 s -> 2.9-3.1 s
+median). Keeping freed memory is what PyTorch's CUDA caching allocator does on GPUs; its cost is that the process's
+resident memory stays at its peak instead of shrinking after a large forward.
 
 :func:`keep_freed_memory` turns this on for glibc (Linux). The ``tubelet`` command runs it before any model work
 unless the environment sets ``TUBELET_KEEP_FREED_MEMORY=0``; a program that imports tubelet decides for itself
