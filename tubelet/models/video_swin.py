@@ -200,11 +200,11 @@ class SwinTransformerBlock3D(nn.Module):
         if isinstance(mask, list):  # mask_groups: attention per group of windows sharing one mask
             out = torch.empty_like(x)
             bias = self.attn.position_bias(math.prod(window))
+            wd, wh, ww = window
             for box, group_mask in mask:
                 region = (slice(None),) + tuple(slice(a * w, b * w) for (a, b), w in zip(box, window))
                 counts = [b - a for a, b in box]
                 y = self.attn(window_partition(x[region], window), B, group_mask, bias)  # B * windows, N, C
-                wd, wh, ww = window
                 out[region].view(B, counts[0], wd, counts[1], wh, counts[2], ww, C).permute(0, 1, 3, 5, 2, 4, 6, 7) \
                     .copy_(y.view(B, *counts, wd, wh, ww, C))
             x = out
