@@ -1,4 +1,6 @@
 """The `tubelet` command, called through main(argv) as the console script does."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -171,3 +173,198 @@ def test_demo_quick(tmp_path, capsys, monkeypatch):
     assert report["quick"] and 0 <= report["val_top1"] <= 100 and report["prediction"]["top3"]
     for name in ("curves.png", "confusion.png", "best.safetensors", "metrics.jsonl"):
         assert (tmp_path / "demo" / name).is_file()
+
+
+# -- one way to say things: user errors are one line (exit 2), bugs keep their traceback ---------------------------
+
+TINY_UNIFORMER = ["--set", "depth=[1,1,1,1]", "--set", "embed_dim=[16,32,64,128]", "--set", "head_dim=16",
+                  "--set", "num_frames=4"]
+
+
+@pytest.mark.parametrize("exc", [TypeError("a bug: bad argument"), ValueError("a bug: bad value"),
+                                 FileNotFoundError("a bug: /tmp/missing")])
+def test_a_library_bug_is_not_reported_as_a_user_error(monkeypatch, capsys, exc):
+    import tubelet.cli as cli
+
+    def broken(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(cli, "create_model", broken)
+    with pytest.raises(type(exc), match="a bug"):
+        main(["predict", "--model", "uniformer_small"])
+    assert capsys.readouterr().err == ""  # no "tubelet predict: error:" line: the traceback is the report
+
+
+def test_a_bug_deep_in_a_command_keeps_its_traceback(monkeypatch):
+    import tubelet.engine.inference as inference
+
+    def broken(probs, labels, k):
+        raise ValueError("a bug in topk")
+
+    monkeypatch.setattr(inference, "topk", broken)
+    with pytest.raises(ValueError, match="a bug in topk"):
+        main(["predict", "--model", "uniformer_small", *TINY_UNIFORMER])
+
+
+def _error_line(capsys, command: str) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith(f"tubelet {command}: error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["predict", "--model", "uniformer_smal"], ["'uniformer_smal'", "did you mean uniformer_small"]),
+    (["predict", "--model", "uniformer_small", "--set", "dpeth=[1,1,1,1]"], ["dpeth", "did you mean depth"]),
+    (["predict", "--model", "uniformer_small", "--set", "optim.lr=1e-4"], ["--set optim.lr", "model.options.KEY"]),
+    (["predict", "--model", "uniformer_small", "--set", "model.depth=[1]"], ["--set model.depth", "model.options"]),
+    (["predict", "--model", "uniformer_small", *TINY_UNIFORMER, "--views", "2x2"], ["--views", "'2x2'"]),
+    (["predict", "--model", "uniformer_small", *TINY_UNIFORMER, "--labels", "k401"], ["--labels", "'k401'"]),
+    (["export", "uniformer_small", "--set", "train.amp=bf16", "-o", "x.onnx"], ["--set train.amp"]),
+    (["benchmark", "uniformer_small", "--set", "data.num_frames=4"], ["--set data.num_frames"]),
+    (["benchmark", "uniformer_small", "--device", "nonsense"], ["--device 'nonsense'"]),
+    (["convert", "x.pth", "--out", "y.safetensors", "--set", "a.b=1"], ["--set a.b"]),
+    (["flops"], ["give a model name"]),
+    (["flops", "uniformer_small_2d", "--frames", "8"], ["image model", "--frames"]),
+    (["models", "zzz*"], ["no model matches 'zzz*'"]),
+])
+def test_user_errors_are_one_line_naming_the_thing(capsys, argv, expected):
+    assert main(argv) == 2
+    err = _error_line(capsys, argv[0])
+    for text in expected:
+        assert text in err
+
+
+@pytest.mark.parametrize("argv,flag,text", [
+    (["predict", "--top-k", "0"], "--top-k", "must be >= 1, got 0"),
+    (["flops", "uniformer_small", "--frames", "0"], "--frames", "must be >= 1, got 0"),
+    (["export", "uniformer_small", "--size", "-3", "-o", "x.onnx"], "--size", "must be >= 1, got -3"),
+    (["benchmark", "uniformer_small", "--batch", "x"], "--batch", "expected a whole number, got 'x'"),
+])
+def test_sizes_and_counts_below_one_are_usage_errors(capsys, argv, flag, text):
+    with pytest.raises(SystemExit) as info:  # argparse's own one-line error, before anything runs
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"tubelet {argv[0]}: error: argument {flag}" in err and text in err
+
+
+def test_user_errors_about_files_name_the_file(tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "missing.mp4"), "--model", "uniformer_small", *TINY_UNIFORMER]) == 2
+    assert "missing.mp4: no such file or folder" in _error_line(capsys, "predict")
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty"), "--model", "uniformer_small", *TINY_UNIFORMER]) == 2
+    assert "empty: no video files" in _error_line(capsys, "predict")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    assert main(["predict", str(broken), "--model", "uniformer_small", *TINY_UNIFORMER]) == 2
+    assert "broken.mp4: cannot be opened as a video" in _error_line(capsys, "predict")
+    labels = tmp_path / "labels.json"
+    labels.write_text("{not json")
+    assert main(["predict", "--model", "uniformer_small", *TINY_UNIFORMER, "--labels", str(labels)]) == 2
+    assert f"--labels: {labels}:" in _error_line(capsys, "predict")
+    assert main(["train", str(tmp_path / "none.yaml")]) == 2
+    assert "none.yaml: no such config file" in _error_line(capsys, "train")
+    # an annotation file that is not there (data.train), one that is a folder (data.val)
+    recipe = _tiny_recipe(tmp_path)
+    missing = tmp_path / "train_list.txt"
+    assert main(["train", str(recipe), "--out", str(tmp_path / "run"), "--set", "data.format=list",
+                 "--set", f"data.train={missing}", "--set", f"data.val={tmp_path}"]) == 2
+    assert f"data.train: {missing}: no such file or folder" in _error_line(capsys, "train")
+    missing.write_text("a.mp4 0\n")
+    assert main(["train", str(recipe), "--out", str(tmp_path / "run"), "--set", "data.format=list",
+                 "--set", f"data.train={missing}", "--set", f"data.val={tmp_path}"]) == 2
+    assert f"{tmp_path}: cannot read the annotation file" in _error_line(capsys, "train")
+    # a class-folder dataset whose folder holds no videos
+    (tmp_path / "classes" / "a").mkdir(parents=True)
+    assert main(["train", str(recipe), "--out", str(tmp_path / "run"), "--set", "data.format=folders",
+                 "--set", f"data.train={tmp_path / 'classes'}", "--set", f"data.val={tmp_path / 'classes'}"]) == 2
+    assert "classes: no video files" in _error_line(capsys, "train")
+
+
+def test_timeline_needs_a_video_model_and_matching_labels(tmp_path, capsys):
+    from tests.data.test_data import write_video
+    video = tmp_path / "v.mp4"
+    write_video(video, synthetic_clip(num_frames=8, height=64, width=80))
+    assert main(["predict", str(video), "--model", "uniformer_small_2d", "--timeline"]) == 2
+    assert "--timeline needs a video model, uniformer_small_2d is an image model" in _error_line(capsys, "predict")
+    names = tmp_path / "names.txt"
+    names.write_text("a\nb\nc\n")
+    assert main(["predict", str(video), "--model", "uniformer_small", *TINY_UNIFORMER, "--timeline",
+                 "--labels", str(names), "--out", str(tmp_path / "tl")]) == 2
+    assert "3 class names for the 400 classes" in _error_line(capsys, "predict")
+
+
+def test_set_has_one_grammar_for_every_command(monkeypatch, capsys, tmp_path):
+    """predict takes model.options.KEY or the short KEY, with YAML values, exactly as train's config keys."""
+    import tubelet.cli as cli
+    from tubelet.config import load_config, parse_overrides
+
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs)
+        return tubelet.create_model(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "create_model", recording)
+    long = ["--set", "model.options.depth=[1, 1, 1, 1]", "--set", "model.options.embed_dim=[16,32,64,128]",
+            "--set", "model.options.head_dim=16", "--set", "model.options.num_frames=4",
+            "--set", "model.options.drop_path_rate=1e-4", "--set", "model.options.qkv_bias=true"]
+    short = [s.replace("model.options.", "") for s in long]
+    outputs = []
+    for sets in (long, short):
+        torch.manual_seed(0)  # random weights: the same seed, the same model
+        assert main(["predict", "--model", "uniformer_small", *sets, "--json"]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    options = {"depth": [1, 1, 1, 1], "embed_dim": [16, 32, 64, 128], "head_dim": 16, "num_frames": 4,
+               "drop_path_rate": 1e-4, "qkv_bias": True}
+    assert seen[0] == seen[1] == {"checkpoint_path": None, **options}
+    assert isinstance(seen[0]["drop_path_rate"], float)  # 1e-4 is a number, as in JSON (YAML 1.1 reads a string)
+    assert [r["topk"] for r in outputs[0]] == [r["topk"] for r in outputs[1]]
+    # the same pairs, read as a run config, give the same model options
+    assert load_config(None, long[1::2]).model.options == options
+    assert parse_overrides(short[1::2], within="model.options") == options
+    assert parse_overrides(long[1::2], within="model.options") == options
+    # and train --dry-run reads them in that grammar
+    recipe = _tiny_recipe(tmp_path)
+    assert main(["train", str(recipe), "--dry-run", "--json", "--set", "model.options.depth=[1, 1, 1, 1]",
+                 "--set", "optim.lr=2e-4", "--set", "model.options.drop_path_rate=1e-4",
+                 "--set", "data.crop_size=64"]) == 0  # batch 1 of 32 px ends in 1x1 maps: BatchNorm refuses those
+    assert json.loads(capsys.readouterr().out)["finite"]
+    assert main(["train", str(recipe), "--dry-run", "--set", "depth=[1,1,1,1]"]) == 2
+    assert "unknown key 'depth'" in _error_line(capsys, "train")
+
+
+def test_eval_writes_its_files_through_evaluate_checkpoint(tmp_path, capsys):
+    """cmd_eval only parses and prints: the files and the summary come from engine.evaluate.evaluate_checkpoint."""
+    from tests.engine.conftest import tiny_config
+    torch.manual_seed(0)
+    cfg = tiny_config(tmp_path / "syn")
+    model = tubelet.create_model(cfg.model.name, num_classes=10, **cfg.model.options)
+    ckpt = tmp_path / "m.safetensors"
+    tubelet.save_model(model, ckpt)
+    recipe = _tiny_recipe(tmp_path)
+    assert main(["eval", str(recipe), "--checkpoint", str(ckpt), "--views", "1x3", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    out = tmp_path / "eval"
+    assert sorted(p.name for p in out.iterdir()) == ["confusion.png", "metrics.json", "predictions.jsonl",
+                                                     "report.txt"]
+    assert json.loads((out / "metrics.json").read_text()) == summary
+    assert summary["views"] == [1, 3] and summary["checkpoint"] == str(ckpt) and summary["out_dir"] == str(out)
+    assert summary["frame_order"] == "keep" and summary["num_samples"] == 10
+    assert set(summary) == {"top1", "top5", "mean_class_accuracy", "loss", "num_samples", "views", "checkpoint",
+                            "seconds", "frame_order", "out_dir"}
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == 10
+    # the text output: the report, then one summary line
+    assert main(["eval", str(recipe), "--checkpoint", str(ckpt), "--out", str(tmp_path / "e2"),
+                 "--shuffle-frames"]) == 0
+    text = capsys.readouterr().out
+    report = (tmp_path / "e2" / "report.txt").read_text()
+    assert text.startswith(report) and text[len(report):].startswith("top-1 ")
+    assert f"(10 videos, 1x1 views); files in {tmp_path / 'e2'}" in text
+    assert json.loads((tmp_path / "e2" / "metrics.json").read_text())["frame_order"] == "shuffle"
+    # a checkpoint whose classifier does not fit the recipe's classes is a user error naming both
+    small = tubelet.create_model(cfg.model.name, num_classes=3, **cfg.model.options)
+    tubelet.save_model(small, tmp_path / "small.safetensors")
+    assert main(["eval", str(recipe), "--checkpoint", str(tmp_path / "small.safetensors")]) == 2
+    err = _error_line(capsys, "eval")
+    assert "10 classes" in err and "small.safetensors has 3" in err

@@ -21,6 +21,7 @@ from contextlib import nullcontext
 import torch
 
 from tubelet import runtime
+from tubelet.errors import UsageError
 
 __all__ = ["GPU_BF16_PEAK", "benchmark", "matmul_peak"]
 
@@ -77,12 +78,15 @@ def benchmark(name: str, *, batch: int = 1, frames: int | None = None, size: int
     from tubelet.models import create_model
 
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    dev = torch.device(device)
+        raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise UsageError(f"--device {device!r}: not a torch device ({e})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available to this torch")
+        raise UsageError("--device cuda: no CUDA device is available to this torch")
     if batch < 1 or runs < 1 or warmup < 0:
-        raise ValueError("batch and runs must be >= 1, warmup >= 0")
+        raise UsageError("batch and runs must be >= 1, warmup >= 0")
     model = create_model(name, **(model_kwargs or {})).to(dev)
     shape = resolve_input(model.pretrained_cfg, frames, size)
     macs = model_cost(name, shape, **(model_kwargs or {})).gflops * 1e9  # on the meta device, batch 1

@@ -1,7 +1,13 @@
 """The ``tubelet`` command: ``demo``, ``train``, ``eval``, ``predict``, ``models``, ``convert`` and ``data synthetic``.
 
-``main(argv)`` returns an exit code, so tests call it directly. Errors a user can fix (bad file, bad checkpoint,
-unknown model or option) print one clear line and exit with status 2; they do not dump a traceback.
+``main(argv)`` returns an exit code, so tests call it directly. Errors a user can fix (a bad file, checkpoint, option
+or value: every :class:`~tubelet.errors.TubeletError`) print one line, ``tubelet CMD: error: MESSAGE``, and exit with
+status 2. Anything else is a bug in tubelet and keeps its traceback.
+
+``--set KEY=VALUE`` has one grammar everywhere (:func:`tubelet.config.parse_overrides`): keys are dotted paths into
+the run config, values are YAML. ``train``, ``eval`` and ``demo`` take any config key (``optim.lr=1e-4``); the commands
+that only build a model (``predict``, ``export``, ``benchmark``, ``convert``) take ``model.options.KEY=VALUE``, with
+``KEY=VALUE`` as its short form.
 """
 from __future__ import annotations
 
@@ -14,28 +20,37 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .data import AnnotationError, VideoDecodeError, eval_clip, read_video, synthetic_clip
+from .config import parse_overrides
+from .data import eval_clip, read_video, synthetic_clip
 from .data.presets import eval_indices
-from .models import CheckpointError, count_params, create_model, list_models, save_model
+from .errors import TubeletError, UsageError
+from .models import count_params, create_model, list_models, save_model
 from .models._registry import get_entrypoint
 
+#: ``--set`` of the commands that only build a model: model options, ``model.options.KEY=VALUE`` or ``KEY=VALUE``
+MODEL_OPTIONS = "model.options"
 
-def _parse_value(text: str):
-    """``--set key=value`` values: JSON when it parses (numbers, lists, true/false/null), else the string."""
+
+#: --help of --set: one grammar (dotted keys into the run config, YAML values), two scopes
+SET_CONFIG_HELP = ("override a run config key (repeatable): dotted KEY, YAML VALUE, e.g. optim.lr=1e-4 or "
+                   "model.options.depth=[1,1,2,1]")
+SET_MODEL_HELP = ("model option (repeatable): model.options.KEY=VALUE, or KEY=VALUE for short; YAML VALUE, e.g. "
+                  "depth=[1,1,2,1] or model.options.num_frames=8")
+
+
+def _model_options(pairs: list[str] | None) -> dict:
+    return parse_overrides(pairs, within=MODEL_OPTIONS)
+
+
+def _count(text: str) -> int:
+    """argparse type of the sizes and counts that must be >= 1 (argparse reports a bad one as a usage error)."""
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _overrides(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects key=value, got {pair!r}")
-        out[key.strip()] = _parse_value(value)
-    return out
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def model_table(pattern: str = "*", markdown: bool = False) -> str:
@@ -60,8 +75,7 @@ def model_table(pattern: str = "*", markdown: bool = False) -> str:
 
 def cmd_models(args) -> int:
     if not list_models(args.pattern):
-        print(f"no model matches {args.pattern!r}", file=sys.stderr)
-        return 2
+        raise UsageError(f"no model matches {args.pattern!r}")
     print(model_table(args.pattern, args.markdown))
     return 0
 
@@ -91,8 +105,7 @@ def cmd_flops(args) -> int:
         print(published_flops_table())
         return 0
     if args.name is None:
-        print("tubelet flops: error: give a model name (tubelet models lists them) or --published", file=sys.stderr)
-        return 2
+        raise UsageError("give a model name (tubelet models lists them) or --published")
     cost = model_cost(args.name, resolve_input(args.name, args.frames, args.size))
     if args.json:
         print(json.dumps(cost.to_dict(), indent=2))
@@ -108,7 +121,7 @@ def cmd_export(args) -> int:
     from .export import export_model
     from .flops import resolve_input
 
-    model = create_model(args.model, checkpoint_path=args.checkpoint, **_overrides(args.set)).eval()
+    model = create_model(args.model, checkpoint_path=args.checkpoint, **_model_options(args.set)).eval()
     shape = resolve_input(model.pretrained_cfg, args.frames, args.size)
     result = export_model(model, args.output, shape, args.format, opset=args.opset, check=not args.no_check)
     if args.json:
@@ -128,7 +141,7 @@ def cmd_benchmark(args) -> int:
         torch.set_num_threads(args.threads)
     r = benchmark(args.model, batch=args.batch, frames=args.frames, size=args.size, dtype=args.dtype,
                   device=args.device, compile=args.compile, train=args.train, warmup=args.warmup, runs=args.runs,
-                  model_kwargs=_overrides(args.set))
+                  model_kwargs=_model_options(args.set))
     if args.json:
         print(json.dumps(r, indent=1))
         return 0
@@ -163,15 +176,14 @@ def _parse_views(text: str | None, cfg) -> tuple[int, int]:
         return tuple(cfg.test_views)
     clips, sep, crops = text.lower().partition("x")
     if not sep or not clips.isdigit() or not crops.isdigit() or int(clips) < 1 or int(crops) not in (1, 3):
-        raise ValueError(f"--views expects CLIPSxCROPS with CROPS 1 or 3 (e.g. 4x3) or 'model', got {text!r}")
+        raise UsageError(f"--views expects CLIPSxCROPS with CROPS 1 or 3 (e.g. 4x3) or 'model', got {text!r}")
     return int(clips), int(crops)
 
 
 def cmd_predict(args) -> int:
     from .engine.inference import expand_videos, resolve_labels, timeline, topk
 
-    overrides = _overrides(args.set)
-    model = create_model(args.model, checkpoint_path=args.checkpoint, **overrides).eval()
+    model = create_model(args.model, checkpoint_path=args.checkpoint, **_model_options(args.set)).eval()
     cfg = model.pretrained_cfg
     labels = resolve_labels(args.labels, cfg)
     views = _parse_views(args.views, cfg)
@@ -179,7 +191,10 @@ def cmd_predict(args) -> int:
     results = []
     if args.timeline:
         if not cfg.is_video:
-            raise ValueError(f"--timeline needs a video model, {name} is an image model")
+            raise UsageError(f"--timeline needs a video model, {name} is an image model")
+        if args.labels is not None and len(labels) != model.num_classes:
+            raise UsageError(f"--labels {args.labels}: {len(labels)} class names for the {model.num_classes} classes "
+                             f"of {name} (the timeline plot names every class)")
         from .engine.plots import plot_timeline
         for video in expand_videos(args.video or []):
             windows, probs = timeline(model, video, window=args.window, stride=args.stride)
@@ -224,7 +239,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    overrides = _overrides(args.set)
+    overrides = _model_options(args.set)
     if args.num_classes is not None:
         overrides["num_classes"] = args.num_classes
     model = create_model(args.model, checkpoint_path=args.checkpoint, drop_head=args.drop_head, **overrides)
@@ -236,7 +251,8 @@ def cmd_convert(args) -> int:
 
 def cmd_train(args) -> int:
     from .config import load_config
-    from .engine.train import dry_run, train
+    from .engine.dry_run import dry_run
+    from .engine.train import train
 
     cfg = load_config(args.config, args.set)
     if args.dry_run:
@@ -263,56 +279,25 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     from .config import load_config
-    from .engine.evaluate import evaluate
-    from .engine.build import build_datasets, class_names_for, data_cfg
     from .engine import distributed
-    from .data import make_loader
+    from .engine.evaluate import evaluate_checkpoint
 
     extra = list(args.set or [])
     if args.views and args.views != "model":
         clips, crops = _parse_views(args.views, None)
         extra += [f"data.test_clips={clips}", f"data.test_crops={crops}"]
     cfg = load_config(args.config, extra)
-    info = distributed.init_distributed(cfg.train.device)
-    class_names = class_names_for(cfg)
-    model = create_model(cfg.model.name, checkpoint_path=args.checkpoint, num_classes=cfg.model.num_classes,
-                         **cfg.model.options)
-    dcfg = data_cfg(model.pretrained_cfg, cfg)
-    if class_names is None:
-        class_names = model.pretrained_cfg.labels()
-    model.to(info.device)
-    ds = build_datasets(cfg, dcfg, splits=("val",))["val"]
-    loader = make_loader(ds, cfg.data.eval_batch_size or cfg.data.batch_size, train=False,
-                         num_workers=cfg.data.num_workers, num_replicas=info.world_size, rank=info.rank)
-    t0 = time.perf_counter()
-    result = evaluate(model, loader, num_classes=model.num_classes, device=info.device,
-                      view_average=cfg.data.view_average, amp=cfg.train.amp, progress=cfg.train.progress and info.is_main,
-                      frame_order="shuffle" if args.shuffle_frames else "keep", keep_scores=True)
-    if not info.is_main:
-        distributed.cleanup()
-        return 0
-    out = Path(args.out or Path(args.checkpoint).parent / "eval")
-    out.mkdir(parents=True, exist_ok=True)
-    meter = result["confusion"]
-    from .engine.metrics import write_predictions
-    from .engine.plots import plot_confusion
-    if not info.enabled:  # per-video predictions need every process's scores; a single process has them all
-        paths = [ds.samples[i][0] for i in result["indices"]]
-        labels = torch.tensor([ds.samples[i][1] for i in result["indices"]])
-        write_predictions(out / "predictions.jsonl", paths, labels, result["scores"], class_names)
-    plot_confusion(meter.matrix, class_names, out / "confusion.png")
-    report = meter.report(class_names)
-    (out / "report.txt").write_text(report + "\n")
-    summary = {k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "loss", "num_samples")}
-    summary.update(views=list(dcfg.test_views), checkpoint=args.checkpoint, seconds=round(time.perf_counter() - t0, 2),
-                   frame_order="shuffle" if args.shuffle_frames else "keep", out_dir=str(out))
-    (out / "metrics.json").write_text(json.dumps(summary, indent=1))
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(report)
-        print(f"top-1 {summary['top1']:.2f}%  top-5 {summary['top5']:.2f}%  mean class {summary['mean_class_accuracy']:.2f}%"
-              f"  ({summary['num_samples']} videos, {dcfg.test_views[0]}x{dcfg.test_views[1]} views); files in {out}")
+    summary = evaluate_checkpoint(cfg, args.checkpoint, args.out, shuffle_frames=args.shuffle_frames)
+    if distributed.is_main():
+        out = Path(summary["out_dir"])
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print((out / "report.txt").read_text(), end="")
+            clips, crops = summary["views"]
+            print(f"top-1 {summary['top1']:.2f}%  top-5 {summary['top5']:.2f}%  mean class "
+                  f"{summary['mean_class_accuracy']:.2f}%  ({summary['num_samples']} videos, {clips}x{crops} views); "
+                  f"files in {out}")
     distributed.cleanup()
     return 0
 
@@ -351,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fl = sub.add_parser("flops", help="parameters and GFLOPs (multiply-accumulates) per view, as the papers count")
     fl.add_argument("name", nargs="?", help="a model variant (tubelet models)")
-    fl.add_argument("--frames", type=int, help="frames per clip (default: the variant's published input)")
-    fl.add_argument("--size", type=int, help="square input side in pixels (default: the variant's)")
+    fl.add_argument("--frames", type=_count, help="frames per clip (default: the variant's published input)")
+    fl.add_argument("--size", type=_count, help="square input side in pixels (default: the variant's)")
     fl.add_argument("--json", action="store_true", help="print JSON (fields params, gflops, input_shape, ...)")
     fl.add_argument("--published", action="store_true", help="a Markdown table of every published figure vs ours")
     fl.set_defaults(func=cmd_flops)
@@ -361,28 +346,28 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("model", nargs="?", help="a model variant; optional with a tubelet .safetensors checkpoint")
     ex.add_argument("--checkpoint", help="weights (any supported layout)")
     ex.add_argument("--format", choices=["onnx", "pt2"], default="onnx")
-    ex.add_argument("--frames", type=int, help="frames per clip (default: the variant's)")
-    ex.add_argument("--size", type=int, help="square input side (default: the variant's)")
+    ex.add_argument("--frames", type=_count, help="frames per clip (default: the variant's)")
+    ex.add_argument("--size", type=_count, help="square input side (default: the variant's)")
     ex.add_argument("-o", "--output", required=True, help="file to write")
     ex.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     ex.add_argument("--no-check", action="store_true", help="skip running the export against PyTorch")
-    ex.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="constructor option")
+    ex.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_MODEL_HELP)
     ex.add_argument("--json", action="store_true")
     ex.set_defaults(func=cmd_export)
 
     bm = sub.add_parser("benchmark", help="clips/s, latency, memory, achieved FLOP/s (and MFU on a known GPU)")
     bm.add_argument("model", help="a model variant (random weights)")
-    bm.add_argument("--batch", type=int, default=1)
-    bm.add_argument("--frames", type=int, help="frames per clip (default: the variant's)")
-    bm.add_argument("--size", type=int, help="square input side (default: the variant's)")
+    bm.add_argument("--batch", type=_count, default=1)
+    bm.add_argument("--frames", type=_count, help="frames per clip (default: the variant's)")
+    bm.add_argument("--size", type=_count, help="square input side (default: the variant's)")
     bm.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype")
     bm.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     bm.add_argument("--compile", action="store_true", help="torch.compile the model (compiled in the warm-up)")
     bm.add_argument("--train", action="store_true", help="time a training step (forward, backward, fused AdamW)")
-    bm.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    bm.add_argument("--threads", type=_count, help="torch CPU threads (default: torch's)")
     bm.add_argument("--warmup", type=int, default=2)
-    bm.add_argument("--runs", type=int, default=5)
-    bm.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="constructor option")
+    bm.add_argument("--runs", type=_count, default=5)
+    bm.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_MODEL_HELP)
     bm.add_argument("--json", action="store_true")
     bm.set_defaults(func=cmd_benchmark)
 
@@ -391,15 +376,15 @@ def build_parser() -> argparse.ArgumentParser:
                                     "direction of time), trains a small UniFormer on it, evaluates it on normal and "
                                     "frame-shuffled clips, plots the curves and predicts one clip.")
     dm.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
-    dm.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, e.g. optim.epochs=5")
+    dm.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP.replace("optim.lr=1e-4",
+                                                                                                 "optim.epochs=5"))
     dm.add_argument("--quick", action="store_true", help="a few-step smoke run (no accuracy target)")
     dm.add_argument("--json", action="store_true", help="print the result as JSON")
     dm.set_defaults(func=cmd_demo)
 
     tr = sub.add_parser("train", help="train from a YAML recipe (configs/), single process or under torchrun")
     tr.add_argument("config", help="YAML recipe (see configs/README.md)")
-    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable), "
-                                                                        "e.g. --set optim.lr=1e-4")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP)
     tr.add_argument("--out", help="run folder (default: runs/<config name>)")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/last.pt exactly where it stopped")
     tr.add_argument("--dry-run", action="store_true", help="build everything and run one step on a generated clip")
@@ -410,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("config", help="YAML recipe naming the model and the validation data")
     ev.add_argument("--checkpoint", required=True, help="weights (tubelet .safetensors, last.pt, or any supported)")
     ev.add_argument("--views", help="CLIPSxCROPS test views, e.g. 4x3 (default: the recipe's)")
-    ev.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    ev.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP)
     ev.add_argument("--out", help="folder for report.txt, confusion.png, predictions.jsonl, metrics.json "
                                   "(default: next to the checkpoint, eval/)")
     ev.add_argument("--shuffle-frames", action="store_true", help="shuffle each clip's frames (temporal-order test)")
@@ -422,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", help="variant name (see `tubelet models`); optional with a tubelet checkpoint")
     pr.add_argument("--checkpoint", help="weights in any supported layout")
     pr.add_argument("--labels", help="class names: k400, k600, k700, k710, sthv2 or a text file (default: the model's)")
-    pr.add_argument("--top-k", "--topk", dest="top_k", type=int, default=5)
+    pr.add_argument("--top-k", "--topk", dest="top_k", type=_count, default=5)
     pr.add_argument("--views", help="CLIPSxCROPS test views (default 1x1; 'model' = the published protocol)")
     pr.add_argument("--timeline", action="store_true", help="slide windows over each video; writes a JSON timeline "
                                                             "and a PNG plot per video")
@@ -431,16 +416,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", help="--timeline output folder (default: the current folder)")
     pr.add_argument("--json", action="store_true", help="print the results as JSON")
     pr.add_argument("--seed", type=int, default=0, help="seed of the synthetic clip")
-    pr.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option override (repeatable)")
+    pr.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_MODEL_HELP)
     pr.set_defaults(func=cmd_predict)
 
     c = sub.add_parser("convert", help="convert a checkpoint to tubelet .safetensors (strict, verified load)")
     c.add_argument("checkpoint", help="source checkpoint (official, MMAction2, timm/DeiT or tubelet layout)")
     c.add_argument("--model", help="variant name (optional for tubelet files)")
     c.add_argument("--out", required=True, help="output .safetensors file")
-    c.add_argument("--num-classes", type=int)
+    c.add_argument("--num-classes", type=_count)
     c.add_argument("--drop-head", action="store_true", help="start a new classifier of --num-classes rows")
-    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="model option override (repeatable)")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_MODEL_HELP)
     c.set_defaults(func=cmd_convert)
     d = sub.add_parser("data", help="dataset utilities")
     dsub = d.add_subparsers(dest="data_command", required=True)
@@ -448,9 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("root", help="output folder")
     syn.add_argument("--train", type=int, default=200, help="training clips")
     syn.add_argument("--val", type=int, default=50, help="validation clips")
-    syn.add_argument("--frames", type=int, default=32)
-    syn.add_argument("--height", type=int, default=128)
-    syn.add_argument("--width", type=int, default=160)
+    syn.add_argument("--frames", type=_count, default=32)
+    syn.add_argument("--height", type=_count, default=128)
+    syn.add_argument("--width", type=_count, default=160)
     syn.add_argument("--seed", type=int, default=0)
     syn.set_defaults(func=cmd_data_synthetic)
     return p
@@ -465,8 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         apply_cli_defaults()
     try:
         return args.func(args)
-    except (CheckpointError, VideoDecodeError, AnnotationError, ValueError, TypeError, OSError, ImportError) as e:
-        # ConfigError is a ValueError: unknown keys and bad values are user errors too
+    except TubeletError as e:  # only problems the user can fix: anything else is a bug and keeps its traceback
         print(f"tubelet {args.command}: error: {e}", file=sys.stderr)
         return 2
 

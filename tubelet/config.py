@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,12 +18,10 @@ from pathlib import Path
 
 import yaml
 
+from .errors import ConfigError
+
 __all__ = ["Config", "ModelConfig", "DataConfig", "SyntheticConfig", "OptimConfig", "TrainConfig", "ConfigError",
-           "load_config", "config_to_dict", "save_config", "parse_overrides"]
-
-
-class ConfigError(ValueError):
-    """A recipe or override is invalid; the message names the file and the key."""
+           "load_config", "config_to_dict", "save_config", "parse_overrides", "parse_value"]
 
 
 @dataclass
@@ -206,19 +205,52 @@ def _merge(obj, values: dict, prefix: str = ""):
     return out
 
 
-def parse_overrides(pairs: list[str] | None) -> dict:
-    """``["optim.lr=1e-4", "model.options.depth=[1,1,2,1]"]`` -> nested dict. Values are YAML (numbers, lists,
-    true/false, null); anything else is a string."""
+class _ValueLoader(yaml.SafeLoader):
+    """YAML for ``--set`` values, plus the number spellings YAML 1.1 leaves as strings (``1e-4``, ``5E3``)."""
+
+
+_ValueLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
+def parse_value(text: str):
+    """A ``--set`` value: YAML (``8``, ``1e-4``, ``[1, 1, 2, 1]``, ``true``, ``null``, ``{a: 1}``); text that is
+    not valid YAML, and an empty value, is the string itself (``""``)."""
+    if not text.strip():
+        return ""
+    try:
+        return yaml.load(text, Loader=_ValueLoader)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_overrides(pairs: list[str] | None, *, within: str | None = None) -> dict:
+    """``--set`` overrides, the one grammar of every ``tubelet`` command: ``["optim.lr=1e-4",
+    "model.options.depth=[1,1,2,1]"]`` -> ``{"optim": {"lr": 1e-4}, "model": {"options": {"depth": [1, 1, 2, 1]}}}``.
+
+    Keys are dotted paths into the run config (:class:`Config`); values are read by :func:`parse_value`.
+
+    Args:
+        within: a dotted section (``"model.options"`` for the commands that only build a model: predict, export,
+            benchmark, convert). Keys must then lie inside it: ``within.KEY=VALUE``, or ``KEY=VALUE`` for short;
+            the section's own mapping is returned. Any other dotted key is an error naming it.
+    Raises:
+        ConfigError: a pair without ``=``, a key outside ``within``, or a key both set to a value and used as a
+            section.
+    """
     out: dict = {}
     for pair in pairs or []:
         key, sep, text = pair.partition("=")
         key = key.strip()
+        if within is not None and key.startswith(within + "."):
+            key = key[len(within) + 1:]
+        elif within is not None and "." in key:
+            raise ConfigError(f"--set {key}: this command takes only {within}.KEY=VALUE (or KEY=VALUE for short), "
+                              f"e.g. --set {within}.num_frames=8")
         if not sep or not key:
             raise ConfigError(f"--set expects key=value, got {pair!r}")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
+        value = parse_value(text)
         node = out
         parts = key.split(".")
         for p in parts[:-1]:
@@ -253,6 +285,10 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | di
                 loaded = yaml.safe_load(f)
         except yaml.YAMLError as e:
             raise ConfigError(f"{where}: not valid YAML: {e}") from None
+        except FileNotFoundError:
+            raise ConfigError(f"{where}: no such config file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{where}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{where}: expected a mapping at the top level, got {type(loaded).__name__}")
         values = loaded or {}
@@ -284,6 +320,12 @@ def validate(cfg: Config) -> None:
         _one_of(d.sampler, ("dense", "sample_frames", "segment", "segment_middle"), "data.sampler")
     if d.test_crops is not None:
         _one_of(d.test_crops, (1, 3), "data.test_crops")
+    if d.rand_augment is not None:
+        from .data.augment import RandAugment
+        try:
+            RandAugment(d.rand_augment)
+        except ValueError as e:
+            raise ConfigError(f"data.rand_augment: {e}") from None
     for key, value in (("data.batch_size", d.batch_size), ("data.num_samples", d.num_samples),
                        ("optim.epochs", o.epochs), ("optim.accum_steps", o.accum_steps),
                        ("train.eval_every", t.eval_every), ("train.log_every", t.log_every),

@@ -1,8 +1,9 @@
 """Export a model for deployment: ONNX (checked in onnxruntime) or a ``torch.export`` program (``.pt2``).
 
-ONNX goes through torch's dynamo exporter with a dynamic batch axis; every family exports (tests/test_export.py) and
-matches PyTorch in onnxruntime to ~1e-6 relative. Spatial and temporal sizes are fixed at export: the window layout of
-Video Swin, the position embeddings of UniFormerV2 and the token grids are computed from them.
+ONNX goes through torch's dynamo exporter with a dynamic batch axis; every family exports and matches PyTorch in
+onnxruntime to ~1e-6 relative (``check=True`` reports the difference). Spatial and temporal sizes are fixed at
+export: the window layout of Video Swin, the position embeddings of UniFormerV2 and the token grids are computed from
+them.
 
 TorchScript is not offered: ``torch.jit`` is deprecated upstream and cannot script these models' keyword-only helpers
 and ``torch.compiler`` checks; ``torch.export`` (``--format pt2``) is its successor and works for every family.
@@ -16,6 +17,8 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from .errors import DependencyError, UsageError
 
 __all__ = ["export_model", "check_onnx"]
 
@@ -41,14 +44,14 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
         ``{"path", "format", "input_shape", "max_rel_error"}`` (error None when not checked).
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     x = _example(model, input_shape)
     batch = torch.export.Dim("batch", min=1, max=1024)
     if fmt == "onnx":
-        _require_onnx()
+        _require_onnx(check)
         kwargs = {} if opset is None else {"opset_version": opset}
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
@@ -76,10 +79,11 @@ def _rel_error(out, ref) -> float:
     return float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
 
 
-def _require_onnx():
-    missing = [m for m in ("onnx", "onnxscript") if _missing(m)]
+def _require_onnx(check: bool = False):
+    """Fail before exporting, not after: the exporter needs onnx and onnxscript, the check onnxruntime."""
+    missing = [m for m in ("onnx", "onnxscript") + (("onnxruntime",) if check else ()) if _missing(m)]
     if missing:
-        raise ImportError(f"ONNX export needs {', '.join(missing)}: pip install \"tubelet[export]\"")
+        raise DependencyError(f"ONNX export needs {', '.join(missing)}: pip install \"tubelet[export]\"")
 
 
 def _missing(module: str) -> bool:
@@ -90,7 +94,7 @@ def _missing(module: str) -> bool:
 def check_onnx(path: str | os.PathLike, model: torch.nn.Module, input_shape: tuple[int, ...]) -> float:
     """Largest relative difference (max |ort - torch| / max |torch|) over batches of 1 and 3 in onnxruntime."""
     if _missing("onnxruntime"):
-        raise ImportError("checking an ONNX file needs onnxruntime: pip install \"tubelet[export]\"")
+        raise DependencyError("checking an ONNX file needs onnxruntime: pip install \"tubelet[export]\"")
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

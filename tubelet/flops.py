@@ -6,7 +6,7 @@ and attention; element-wise work (norms, activations, softmax, additions) is lef
 ``meta`` device, so counting even Swin-L at 32x224 costs no compute and no memory.
 
 ``FlopCounterMode`` has no formula for the CPU flash-attention kernel that ``F.scaled_dot_product_attention``
-dispatches to, so one is registered here: Q K^T and (softmax) V, ``2 * B * heads * Lq * Lk * d`` MACs (DEPS.md).
+dispatches to, so one is registered here: Q K^T and (softmax) V, ``2 * B * heads * Lq * Lk * d`` MACs.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
+
+from .errors import UsageError
 
 __all__ = ["PUBLISHED", "Published", "ModelCost", "count_params", "model_cost", "resolve_input"]
 
@@ -86,7 +88,7 @@ def model_cost(name_or_model, input_shape: tuple[int, ...] | None = None, **mode
     from tubelet.models import create_model
 
     if isinstance(name_or_model, str) and input_shape is not None:
-        # a named variant's count depends on nothing else: repeated questions (README table, tests) are free
+        # a named variant's count depends on nothing else: repeated questions (the --published table) are free
         key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in model_kwargs.items()))
         return _named_cost(name_or_model, tuple(int(s) for s in input_shape), key)
     if isinstance(name_or_model, str):
@@ -135,16 +137,13 @@ def _named_cost(name: str, input_shape: tuple[int, ...], kwargs: tuple) -> Model
 def resolve_input(name_or_cfg, frames: int | None = None, size: int | None = None) -> tuple[int, ...]:
     """The variant's ``input_size`` with ``frames`` / ``size`` (square) replaced; frames on an image model is an
     error."""
-    from tubelet.models import create_model
+    from tubelet.models import get_pretrained_cfg
 
-    cfg = name_or_cfg
-    if isinstance(name_or_cfg, str):
-        with torch.device("meta"):
-            cfg = create_model(name_or_cfg).pretrained_cfg
+    cfg = get_pretrained_cfg(name_or_cfg) if isinstance(name_or_cfg, str) else name_or_cfg
     shape = list(cfg.input_size)
     if frames is not None:
         if len(shape) != 4:
-            raise ValueError(f"{cfg.architecture} is an image model: --frames does not apply")
+            raise UsageError(f"{cfg.architecture} is an image model: --frames does not apply")
         shape[1] = int(frames)
     if size is not None:
         shape[-2:] = [int(size), int(size)]
@@ -153,8 +152,8 @@ def resolve_input(name_or_cfg, frames: int | None = None, size: int | None = Non
 
 @dataclass(frozen=True)
 class Published:
-    """A published per-view figure: ``gflops`` as printed (e.g. ``"87.9G"``, ``"0.7T"``), ``source`` (MODELS.md
-    section and original document); ``kwargs`` build the published configuration; ``note`` explains a mismatch."""
+    """A published per-view figure: ``gflops`` as printed (e.g. ``"87.9G"``, ``"0.7T"``), ``source`` (the document
+    that prints it); ``kwargs`` build the published configuration; ``note`` explains a mismatch."""
 
     name: str
     input_shape: tuple[int, ...]
@@ -176,8 +175,12 @@ class Published:
         return max(0.02 * self.value, unit / 2)
 
 
-_UF, _UFI, _UF2, _VS = ("MODELS.md 1.6, UF video README (total / views)", "MODELS.md 1.6, UF image README",
-                        "MODELS.md 2.4, MMA2 UniFormerV2 README", "MODELS.md 3.3, VS README")
+# Where the figures are printed: Sense-X/UniFormer video_classification/README.md (FLOPs summed over the test views;
+# divided by the views here) and image_classification/README.md; open-mmlab/mmaction2
+# configs/recognition/uniformerv2/README.md and configs/recognition/swin/README.md; the README.md of
+# SwinTransformer/Video-Swin-Transformer. All but the first are per view.
+_UF, _UFI, _UF2, _VS = ("UniFormer video README (total / views)", "UniFormer image README",
+                        "MMAction2 UniFormerV2 README", "Video Swin README")
 _L_NOTE = ("published 12.6G/39.2G cannot be right for depth [5,10,24,7], dims [128,192,448,640]: stage 3 alone is "
            "24 x (12 C^2 N + 2 N^2 C) = 12.2 GMACs at 224 (C=448, N=196); our count matches the parameters "
            "(100,103,888, as published)")
@@ -209,5 +212,5 @@ PUBLISHED: list[Published] = [
     Published("swin3d_base", (3, 32, 224, 224), "281.6G", _VS),
     Published("swin3d_base", (3, 32, 224, 224), "320.6G", _VS + " (SSv2: window 16x7x7, 174 classes)",
               kwargs={"window_size": (16, 7, 7), "num_classes": 174}),
-    Published("swin3d_large", (3, 32, 224, 224), "604G", "MODELS.md 3.3, MMA2 Swin README"),
+    Published("swin3d_large", (3, 32, 224, 224), "604G", "MMAction2 Video Swin README"),
 ]

@@ -2,11 +2,10 @@
 
 glibc's ``malloc`` serves every block above a threshold (128 KiB, adapting up to 32 MiB) with a fresh ``mmap`` and
 gives it back to the OS on ``free``. PyTorch has no caching allocator on CPU, so every large activation of every
-forward is new memory, and the first write to each 4 KiB page of it is a page fault. Measured on the project's CPU
-machine (one thread, 2026-11-21, BENCHMARKS.md): a Video Swin-T 32x224 forward took ~400,000 page faults and
-0.9-1.4 s of kernel time; with freed memory kept, none, and the forward is 1.2x faster (3.5-3.7 s -> 2.9-3.1 s
-median). Keeping freed memory is what PyTorch's CUDA caching allocator does on GPUs; its cost is that the process's
-resident memory stays at its peak instead of shrinking after a large forward.
+forward is new memory, and the first write to each 4 KiB page of it is a page fault: for a large video model that
+is hundreds of thousands of faults per forward, a sizeable share of its CPU time. Keeping freed memory removes them,
+as PyTorch's CUDA caching allocator does on GPUs; its cost is that the process's resident memory stays at its peak
+instead of shrinking after a large forward.
 
 :func:`keep_freed_memory` turns this on for glibc (Linux). The ``tubelet`` command runs it before any model work
 unless the environment sets ``TUBELET_KEEP_FREED_MEMORY=0``; a program that imports tubelet decides for itself
@@ -18,7 +17,7 @@ import ctypes
 import os
 import platform
 
-__all__ = ["is_applied", "keep_freed_memory"]
+__all__ = ["cpu_has_native_bf16", "is_applied", "keep_freed_memory"]
 
 _M_TRIM_THRESHOLD = -1  # <malloc.h>
 _M_MMAP_MAX = -4
@@ -50,6 +49,18 @@ def keep_freed_memory() -> bool:
 def is_applied() -> bool:
     """Whether :func:`keep_freed_memory` is in effect in this process."""
     return _applied
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (oneDNN's bf16 kernels: AVX-512 BF16 / AMX, or AVX-512 as oneDNN
+    counts it). Without it, CPU autocast to bf16 (and fp16) falls back to emulation: a matmul ~50x slower than fp32
+    on AVX2-only machines. False where the check itself is missing (a PyTorch without oneDNN)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def apply_cli_defaults() -> None:

@@ -6,8 +6,7 @@ import torch
 
 from tubelet.data import VideoDecodeError, eval_clip, read_video, synthetic_clip
 from tubelet.data.decode import VideoReader
-from tubelet.data.sampling import (dense_center_indices, dense_indices, sample_frames, segment_center_indices,
-                                   segment_indices)
+from tubelet.data.sampling import dense_indices, sample_frames, segment_indices
 from tubelet.data.transforms import center_crop, resize_short_side, to_tchw
 import tubelet
 
@@ -122,10 +121,11 @@ def test_decode_errors_name_the_file(tmp_path, clip):
 
 
 def test_single_clip_eval_samplers():
-    np.testing.assert_array_equal(dense_center_indices(100, 4, 4), [42, 47, 52, 57])
-    np.testing.assert_array_equal(dense_center_indices(5, 4, 4), [0, 4, 4, 4])  # clamped for short videos
+    # the single test view (view 0 of 1) that `tubelet predict` takes
+    np.testing.assert_array_equal(dense_indices(100, 4, 4, clip_index=0), [42, 47, 52, 57])
+    np.testing.assert_array_equal(dense_indices(5, 4, 4, clip_index=0), [0, 4, 4, 4])  # clamped for short videos
     # seg = 15/4: segments start at round(0, 3.75, 7.5, 11.25) = 0, 4, 8, 11 (half to even); view 0 of 1 adds 1
-    np.testing.assert_array_equal(segment_center_indices(16, 4), [1, 5, 9, 12])
+    np.testing.assert_array_equal(segment_indices(16, 4, clip_index=0), [1, 5, 9, 12])
 
 
 def test_dense_indices_pyslowfast_rule():

@@ -6,7 +6,7 @@ import torch
 
 import tubelet
 from tubelet.config import OptimConfig
-from tubelet.engine.optim import ModelEma, build_optimizer, layer_ids, lr_at, param_groups
+from tubelet.engine.optim import ModelEma, block_modules, build_optimizer, layer_ids, lr_at, param_groups
 
 
 def _by_name(groups):
@@ -48,6 +48,47 @@ def test_layer_ids_and_layer_decay():
     ids, top = layer_ids(v2)
     assert top == 13 and ids["conv1.weight"] == 0 and ids["transformer.resblocks.11.attn.in_proj_weight"] == 12
     assert ids["transformer.dec.0.attn.in_proj_weight"] == top  # the new global UniBlocks train at full lr
+    swin = tubelet.create_model("swin3d_tiny", depths=[1, 2, 1, 1], num_classes=3)
+    ids, top = layer_ids(swin)
+    assert ids["patch_embed.proj.weight"] == 0 and ids["layers.0.blocks.0.norm1.weight"] == 1
+    assert ids["layers.0.downsample.reduction.weight"] == 2  # patch merging: a layer after its stage's blocks
+    assert ids["layers.1.blocks.0.attn.qkv.weight"] == 3 and ids["layers.1.blocks.1.attn.qkv.weight"] == 4
+    assert ids["layers.3.blocks.0.mlp.fc1.weight"] == 8 and ids["norm.weight"] == ids["head.weight"] == top == 9
+
+
+def test_layer_ids_follow_the_group_matcher_not_the_names():
+    """A model's own group_matcher decides; a model without one cannot silently get a wrong decay."""
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Linear(2, 2)
+            self.stack = torch.nn.ModuleList(torch.nn.Linear(2, 2) for _ in range(3))
+            self.out = torch.nn.Linear(2, 2)
+
+        def group_matcher(self, coarse=False):
+            return {"stem": r"^embed\.", "blocks": [(r"^stack\.(\d+)\.", None)]}
+
+    ids, top = layer_ids(Net())
+    assert top == 4 and ids["embed.weight"] == 0 and ids["stack.2.bias"] == 3 and ids["out.weight"] == 4
+    net = Net()
+    assert block_modules(net) == list(net.stack)
+    plain = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="group_matcher"):
+        layer_ids(plain)
+    assert len(param_groups(plain, 0.05)) == 2  # no layer decay asked: no matcher needed
+
+
+def test_block_modules_are_what_fsdp_shards():
+    uni = tubelet.create_model("uniformer_small", depth=[1, 1, 2, 1], num_classes=3)
+    blocks = block_modules(uni)
+    assert uni.blocks3[1] in blocks and uni.patch_embed2 in blocks and uni.patch_embed1 not in blocks
+    assert len(blocks) == 5 + 3  # the blocks and patch_embed2-4
+    v2 = tubelet.create_model("uniformerv2_b16", num_classes=3)
+    assert block_modules(v2) == list(v2.transformer.resblocks)
+    swin = tubelet.create_model("swin3d_tiny", depths=[1, 1, 1, 1], num_classes=3)
+    assert block_modules(swin) == [swin.layers[0].blocks[0], swin.layers[0].downsample, swin.layers[1].blocks[0],
+                                   swin.layers[1].downsample, swin.layers[2].blocks[0], swin.layers[2].downsample,
+                                   swin.layers[3].blocks[0]]
 
 
 def test_frozen_parameters_are_left_out():

@@ -77,7 +77,7 @@ def test_resume_is_identical_to_an_uninterrupted_run(synthetic_root, tmp_path, e
 
 def test_resume_needs_a_checkpoint_and_the_same_model(synthetic_root, tmp_path):
     cfg = tiny_config(synthetic_root, train={"stop_at_step": 1})
-    with pytest.raises(FileNotFoundError, match="last.pt"):
+    with pytest.raises(tubelet.ConfigError, match="last.pt"):
         train(cfg, tmp_path / "none", resume=True)
     train(cfg, tmp_path / "run")
     other = tiny_config(synthetic_root, model=TINY_SWIN)

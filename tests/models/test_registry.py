@@ -5,7 +5,7 @@ import torch
 import tubelet
 from tubelet.data.presets import SAMPLERS
 from tubelet.labels import load_labels
-from tubelet.models._registry import register_model
+from tubelet.models._registry import get_entrypoint, get_family, get_pretrained_cfg, register_model
 
 # MODELS.md §1.1 / Appendix A (computed counts that reproduce the published 21.4M/49.8M/22M/24M/50M/100M).
 PARAMS = {
@@ -81,15 +81,67 @@ def test_every_variant_runs_and_carries_a_data_contract(name):
 
 
 def test_unknown_model_suggests_names():
-    with pytest.raises(ValueError, match="did you mean uniformer_small"):
+    with pytest.raises(tubelet.UsageError, match="did you mean uniformer_small"):
         tubelet.create_model("uniformer_smal")
 
 
 def test_duplicate_registration_is_refused():
     def uniformer_small():
         pass
+    family, cfg = get_family("uniformer_small"), get_pretrained_cfg("uniformer_small")
     with pytest.raises(ValueError, match="registered twice"):
-        register_model(uniformer_small)
+        register_model(family, cfg)(uniformer_small)
+
+    def uniformer_tiny_test():
+        pass
+    with pytest.raises(ValueError, match="pretrained_cfg of 'uniformer_small'"):
+        register_model(family, cfg)(uniformer_tiny_test)
+    assert "uniformer_tiny_test" not in tubelet.list_models()
+
+
+@pytest.mark.parametrize("name", tubelet.list_models())
+def test_registered_cfg_is_the_built_models(name, monkeypatch):
+    """Each variant's data contract is registered beside its entrypoint: reading it builds nothing, and it equals
+    what a build gives, also with the options that change it."""
+    from tubelet.models import _registry
+    with torch.device("meta"):
+        built = tubelet.create_model(name)
+        assert get_pretrained_cfg(name) == built.pretrained_cfg
+        options = {"num_classes": 7, **({"num_frames": 4} if built.pretrained_cfg.is_video else {})}
+        if name.startswith("uniformer_"):
+            options["img_size"] = 160
+        assert get_pretrained_cfg(name, **options) == tubelet.create_model(name, **options).pretrained_cfg
+    monkeypatch.setattr(_registry._ENTRIES[name], "fn", None)  # no entrypoint call is possible now
+    assert get_pretrained_cfg(name).architecture == name
+
+
+def test_every_family_states_its_contract():
+    from tubelet.models import ModelFamily, uniformer, uniformerv2, video_swin
+    for module in (uniformer, uniformerv2, video_swin):
+        family = module.FAMILY
+        assert isinstance(family, ModelFamily) and family.classifier_prefixes
+        assert all(get_family(n) is family for n in tubelet.list_models() if get_entrypoint(n).__module__ ==
+                   module.__name__)
+    # optional parts default to "nothing to do"
+    assert uniformer.FAMILY.resolve_switches({}, {}, "f") == {}
+    assert uniformerv2.FAMILY.cfg_for_producer(get_pretrained_cfg("uniformerv2_b16"), "x") == \
+        get_pretrained_cfg("uniformerv2_b16")
+
+
+def test_entrypoints_are_plain_functions():
+    """Variants are module-level functions with their own names and docstrings (go-to-definition works)."""
+    import inspect
+    for name in tubelet.list_models():
+        fn = get_entrypoint(name)
+        module = inspect.getmodule(fn)
+        assert fn.__qualname__ == name and getattr(module, name) is fn and fn.__doc__, name
+
+
+def test_unknown_option_suggests_the_closest():
+    with pytest.raises(tubelet.OptionError, match="drop_path_rat \\(did you mean drop_path_rate\\?\\)"):
+        tubelet.create_model("uniformer_small", drop_path_rat=0.1)
+    with pytest.raises(TypeError):  # still a TypeError, as Python's own unknown keyword
+        tubelet.create_model("swin3d_tiny", windo_size=(2, 7, 7))
 
 
 def test_label_lists():

@@ -1,6 +1,7 @@
 """UniFormer is exact to the official implementation on every public fixture (tests/parity, recorded from
 Sense-X/UniFormer and MMAction2). Weights are regenerated from the recipe (hash-checked), saved in the official file
-layouts, and loaded through ``create_model`` as a user would."""
+layouts, and loaded through ``create_model`` as a user would. Each case's weights are regenerated and each file
+written once per session (tests/parity/recipe.py, ``parity_files``)."""
 import pytest
 import torch
 
@@ -32,20 +33,24 @@ def _layouts(case: str) -> dict:
 
 
 def _weights(manifest: dict, entries_key: str = "manifest", sha_key: str = "weights_sha256"):
-    sd = recipe.make_state_dict(manifest[entries_key], manifest["weight_seed"])
+    sd = recipe.state_dict(manifest["case"], entries_key)
     assert recipe.weights_sha256(sd) == manifest[sha_key], "weight recipe does not reproduce the fixture's weights"
     x = recipe.make_input(manifest)
     assert recipe.tensor_sha256(x) == manifest["input_sha256"], "input recipe does not reproduce the fixture's input"
     return sd, x
 
 
+def _official_file(case, parity_files):
+    """The weights in the official producer's layout (the first of the case's layouts)."""
+    layout, wrap = next(iter(_layouts(case).items()))
+    return parity_files.save((case, layout), lambda: wrap(recipe.state_dict(case)))
+
+
 @pytest.mark.parametrize("case", recipe.cases("uniformer_"))
-def test_forward_matches_official(case, tmp_path, record_parity):
+def test_forward_matches_official(case, parity_files, record_parity):
     manifest, expected = recipe.load_case(case)
     sd, x = _weights(manifest)
-    layout, wrap = next(iter(_layouts(case).items()))  # the official producer's layout
-    path = tmp_path / f"{case}.pth"
-    torch.save(wrap(sd), path)
+    path = _official_file(case, parity_files)
 
     model = tubelet.create_model(_variant(case), checkpoint_path=path).eval()
     assert tubelet.count_params(model) == manifest["num_params"]
@@ -59,11 +64,9 @@ def test_forward_matches_official(case, tmp_path, record_parity):
 
 
 @pytest.mark.parametrize("case,layout", [(c, lay) for c in recipe.cases("uniformer_") for lay in list(_layouts(c))[1:]])
-def test_every_layout_loads_the_same_weights(case, layout, tmp_path):
-    manifest, _ = recipe.load_case(case)
-    sd = recipe.make_state_dict(manifest["manifest"], manifest["weight_seed"])
-    path = tmp_path / "ckpt.pth"
-    torch.save(_layouts(case)[layout](sd), path)
+def test_every_layout_loads_the_same_weights(case, layout, parity_files):
+    sd = recipe.state_dict(case)
+    path = parity_files.save((case, layout), lambda: _layouts(case)[layout](sd))
     model = tubelet.create_model(_variant(case), checkpoint_path=path)
     loaded = model.state_dict()
     assert set(loaded) == set(sd)
@@ -76,12 +79,11 @@ INIT_LAYOUTS = {"uniformer_image": lambda sd: {"model": sd}, "slowfast_model_sta
 
 @pytest.mark.parametrize("case,layout", [(c, lay) for c in recipe.cases("init_uniformer_video")
                                          for lay in ("uniformer_image", "slowfast_model_state", "flat")])
-def test_image_checkpoint_initialises_video_model_as_official(case, layout, tmp_path, record_parity):
+def test_image_checkpoint_initialises_video_model_as_official(case, layout, parity_files, record_parity):
     manifest, expected = recipe.load_case(case)
     assert layout in [lay["name"] for lay in manifest["accepted_layouts"]]
     sd, x = _weights(manifest, "image_manifest", "image_weights_sha256")
-    path = tmp_path / "image.pth"
-    torch.save(INIT_LAYOUTS[layout](sd), path)
+    path = parity_files.save((case, "image", layout), lambda: INIT_LAYOUTS[layout](sd))
 
     name = "uniformer_base" if "_base_" in case else "uniformer_small"
     model = tubelet.create_model(name, checkpoint_path=path,
@@ -97,8 +99,7 @@ def test_image_checkpoint_initialises_video_model_as_official(case, layout, tmp_
     recipe.check(per_frame, expected["features_t"], case, f"features_t, {layout}", record_parity)
 
 
-def _mmaction2_weights():
-    case = recipe.cases("mmaction2_uniformer_")[0]
+def _mmaction2_weights(case):
     manifest, expected = recipe.load_case(case)
     sd, _ = recipe.mmaction2_state_dict(manifest)
     assert recipe.weights_sha256(sd) == manifest["weights_sha256"]
@@ -107,9 +108,10 @@ def _mmaction2_weights():
     return case, manifest, expected, sd, x
 
 
+@pytest.mark.parametrize("case", recipe.cases("mmaction2_uniformer_")[:1])
 @pytest.mark.parametrize("training_file", [False, True], ids=["published", "training"])
-def test_mmaction2_checkpoint_matches_mmaction2(training_file, tmp_path, record_parity):
-    case, manifest, expected, sd, x = _mmaction2_weights()
+def test_mmaction2_checkpoint_matches_mmaction2(case, training_file, parity_files, record_parity):
+    case, manifest, expected, sd, x = _mmaction2_weights(case)
     assert manifest["checkpoint_layout"]["top_level_keys"] == ["meta", "state_dict"]
     state = dict(sd)
     if training_file:  # raw mmengine checkpoints carry the data preprocessor's buffers and the optimizer
@@ -118,8 +120,7 @@ def test_mmaction2_checkpoint_matches_mmaction2(training_file, tmp_path, record_
     obj = {"meta": {"mmengine_version": "0.10.1", "epoch": 0}, "state_dict": state}
     if training_file:
         obj.update(message_hub={}, optimizer={}, param_schedulers=[])
-    path = tmp_path / "mma.pth"
-    torch.save(obj, path)
+    path = parity_files.save((case, "training" if training_file else "published"), lambda: obj)
     model = tubelet.create_model("uniformer_small", checkpoint_path=path).eval()
     assert "MMAction2" in model.load_report.layout
     assert model.pretrained_cfg.label_names == "kinetics400"  # MMAction2's K400 rows are alphabetical
@@ -131,13 +132,13 @@ def test_mmaction2_checkpoint_matches_mmaction2(training_file, tmp_path, record_
 
 
 @pytest.mark.parametrize("case", ["uniformer_video_small_k400_4x160__public", "uniformer_image_small_224__public"])
-def test_low_precision_autocast_keeps_the_official_argmax(case, tmp_path):
+def test_low_precision_autocast_keeps_the_official_argmax(case, parity_files):
     """bf16 / fp16 CPU autocast: same top-1 as the official float32 output, error bounded (measured: bf16 1.1e-2,
     fp16 1.3e-3 relative to the largest logit)."""
+    recipe.skip_if_low_precision_is_emulated(case)
     manifest, expected = recipe.load_case(case)
     sd, x = _weights(manifest)
-    torch.save(next(iter(_layouts(case).values()))(sd), tmp_path / "w.pth")
-    model = tubelet.create_model(_variant(case), checkpoint_path=tmp_path / "w.pth").eval()
+    model = tubelet.create_model(_variant(case), checkpoint_path=_official_file(case, parity_files)).eval()
     for dtype, bound in [(torch.bfloat16, 3e-2), (torch.float16, 3e-3)]:
         rel, same_argmax = recipe.low_precision_error(model, x, expected["logits"], dtype)
         assert same_argmax and rel < bound, (dtype, rel)

@@ -1,5 +1,7 @@
 """UniFormerV2 is exact to the official implementation (OpenGVLab/UniFormerV2) and to MMAction2's port, and the
-CLIP initialisation reproduces the official one from every CLIP file layout users have."""
+CLIP initialisation reproduces the official one from every CLIP file layout users have. Each case's weights are
+regenerated and each file written once per session (tests/parity/recipe.py, ``parity_files``)."""
+import functools
 import warnings
 
 import pytest
@@ -16,18 +18,21 @@ LAYOUTS = {"pyslowfast": lambda sd: {"epoch": 55, "model_state": sd, "optimizer_
 
 def _official(case):
     manifest, expected = recipe.load_case(case)
-    sd = recipe.make_state_dict(manifest["manifest"], manifest["weight_seed"])
+    sd = recipe.state_dict(case)
     assert recipe.weights_sha256(sd) == manifest["weights_sha256"]
     x = recipe.make_input(manifest)
     assert recipe.tensor_sha256(x) == manifest["input_sha256"]
     return manifest, expected, sd, x
 
 
+def _file(case, layout, parity_files):
+    return parity_files.save((case, layout), lambda: LAYOUTS[layout](recipe.state_dict(case)), ".pyth")
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if "l14" in c else c for c in FORWARD])
-def test_forward_matches_official(case, tmp_path, record_parity):
+def test_forward_matches_official(case, parity_files, record_parity):
     manifest, expected, sd, x = _official(case)
-    path = tmp_path / "official.pyth"
-    torch.save(LAYOUTS["pyslowfast"](sd), path)
+    path = _file(case, "pyslowfast", parity_files)
     name = manifest["model_config"]["UNIFORMERV2"]["BACKBONE"]
     model = tubelet.create_model(name, checkpoint_path=path).eval()  # switches come from the weights
     assert tubelet.count_params(model) == manifest["num_params"]
@@ -43,36 +48,39 @@ def test_forward_matches_official(case, tmp_path, record_parity):
     recipe.check(feats, expected["features"], case, "features", record_parity)
 
 
-def test_flat_official_file_loads_the_same_weights(tmp_path):
-    manifest, _, sd, _ = _official("uniformerv2_b16_sthv2_16x224__public")
-    torch.save(LAYOUTS["flat"](sd), tmp_path / "flat.pyth")
-    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=tmp_path / "flat.pyth")
+@pytest.mark.parametrize("case", ["uniformerv2_b16_sthv2_16x224__public"])
+def test_flat_official_file_loads_the_same_weights(case, parity_files):
+    manifest, _, sd, _ = _official(case)
+    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=_file(case, "flat", parity_files))
     loaded = model.state_dict()
     assert all(torch.equal(loaded[k[len("backbone."):]], v) for k, v in sd.items())
 
 
 # ---- CLIP initialisation -----------------------------------------------------------------------------------------
 
-def _clip_files(manifest, sd, tmp_path):
+def _clip_files(case, manifest, sd, parity_files):
     """Every CLIP layout of the fixture's accepted_layouts, plus OpenAI's TorchScript archive and open_clip."""
     layouts = {lay["name"]: lay for lay in manifest["accepted_layouts"]}
     files = {}
-    extract = {k: v for k, v in sd.items() if k not in ("proj", "ln_post.weight", "ln_post.bias")}
-    files["uniformerv2_extract"] = extract
-    files["flat_visual_with_head"] = dict(sd)
+    files["uniformerv2_extract"] = lambda: {k: v for k, v in sd.items()
+                                            if k not in ("proj", "ln_post.weight", "ln_post.bias")}
+    files["flat_visual_with_head"] = lambda: dict(sd)
     full_spec = layouts["openai_full"]
-    text = recipe.make_state_dict(full_spec["text_manifest"], full_spec["text_weight_seed"])
-    full = {**text, **{"visual." + k: v for k, v in sd.items()}}
-    files["openai_full"] = {k: full[k] for k in full_spec["key_order"]}
+
+    @functools.cache  # the text tower is drawn once for the three files that hold it
+    def openai_full():
+        text = recipe.make_state_dict(full_spec["text_manifest"], full_spec["text_weight_seed"])
+        full = {**text, **{"visual." + k: v for k, v in sd.items()}}
+        return {k: full[k] for k in full_spec["key_order"]}
+
+    files["openai_full"] = openai_full
     assert set(files) == set(layouts), "a fixture layout is not covered"
     # open_clip: the same names, saved by its trainer as {"state_dict": {"module.<name>": ...}, ...}
-    files["open_clip_train"] = {"epoch": 32, "name": "ViT-B-16", "state_dict": {"module." + k: v for k, v in
-                                                                                 files["openai_full"].items()}}
-    paths = {}
-    for name, obj in files.items():
-        paths[name] = tmp_path / f"{name}.pt"
-        torch.save(obj, paths[name])
-    paths["openai_torchscript"] = _torchscript(files["openai_full"], tmp_path / "ViT-B-16.pt")
+    files["open_clip_train"] = lambda: {"epoch": 32, "name": "ViT-B-16",
+                                        "state_dict": {"module." + k: v for k, v in openai_full().items()}}
+    paths = {name: parity_files.save((case, name), make, ".pt") for name, make in files.items()}
+    paths["openai_torchscript"] = parity_files.get((case, "openai_torchscript"),
+                                                   lambda path: _torchscript(openai_full(), path), ".pt")
     return paths
 
 
@@ -108,13 +116,13 @@ def _video_overrides(manifest):
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if "l14" in c else c
                                   for c in recipe.cases("init_uniformerv2")])
-def test_clip_initialisation_matches_official(case, tmp_path, record_parity):
+def test_clip_initialisation_matches_official(case, parity_files, record_parity):
     manifest, expected = recipe.load_case(case)
-    sd = recipe.make_state_dict(manifest["image_manifest"], manifest["weight_seed"])
+    sd = recipe.state_dict(case, "image_manifest")
     assert recipe.weights_sha256(sd) == manifest["image_weights_sha256"]
     x = recipe.make_input(manifest)
     name = manifest["model_config"]["UNIFORMERV2"]["BACKBONE"]
-    layouts = _clip_files(manifest, sd, tmp_path)
+    layouts = _clip_files(case, manifest, sd, parity_files)
     reference = None
     for layout, path in layouts.items():
         torch.manual_seed(len(layout))  # the feature must not depend on the random init of the new modules
@@ -129,22 +137,23 @@ def test_clip_initialisation_matches_official(case, tmp_path, record_parity):
         assert all(torch.equal(v, reference[k]) for k, v in clip_part.items()), layout
 
 
-def test_clip_conv1_is_centre_inflated(tmp_path):
-    manifest, _ = recipe.load_case("init_uniformerv2_b16_sthv2_16x224_from_clip__public")
-    sd = recipe.make_state_dict(manifest["image_manifest"], manifest["weight_seed"])
-    torch.save(sd, tmp_path / "clip.pt")
-    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=tmp_path / "clip.pt",
-                                 **_video_overrides(manifest))
+@pytest.mark.parametrize("case", ["init_uniformerv2_b16_sthv2_16x224_from_clip__public"])
+def test_clip_conv1_is_centre_inflated(case, parity_files):
+    manifest, _ = recipe.load_case(case)
+    sd = recipe.state_dict(case, "image_manifest")
+    path = parity_files.save((case, "flat_visual_with_head"), lambda: dict(sd), ".pt")  # the CLIP visual tower
+    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=path, **_video_overrides(manifest))
     w = model.conv1.weight
     assert w.shape == (768, 3, 3, 16, 16)
     assert torch.equal(w[:, :, 1], sd["conv1.weight"]) and not w[:, :, 0].any() and not w[:, :, 2].any()
     assert not model.transformer.resblocks[0].lmhra1.pos_embed[3].weight.any()  # local MHRA starts as identity
 
 
-def test_openai_half_precision_archive_loads(tmp_path):
-    manifest, expected = recipe.load_case("init_uniformerv2_b16_k400_8x224_from_clip__public")
-    sd = recipe.make_state_dict(manifest["image_manifest"], manifest["weight_seed"])
-    path = _torchscript({"visual." + k: v.half() for k, v in sd.items()}, tmp_path / "fp16.pt")
+@pytest.mark.parametrize("case", ["init_uniformerv2_b16_k400_8x224_from_clip__public"])
+def test_openai_half_precision_archive_loads(case, parity_files):
+    sd = recipe.state_dict(case, "image_manifest")
+    path = parity_files.get((case, "openai_torchscript_fp16"),
+                            lambda p: _torchscript({"visual." + k: v.half() for k, v in sd.items()}, p), ".pt")
     model = tubelet.create_model("uniformerv2_b16", checkpoint_path=path).eval()
     assert model.conv1.weight.dtype == torch.float32
     torch.testing.assert_close(model.class_embedding, sd["class_embedding"].half().float())
@@ -152,14 +161,13 @@ def test_openai_half_precision_archive_loads(tmp_path):
 
 # ---- MMAction2 -----------------------------------------------------------------------------------------------------
 
-def test_mmaction2_checkpoint_matches_mmaction2(tmp_path, record_parity):
-    case = recipe.cases("mmaction2_uniformerv2_")[0]
+@pytest.mark.parametrize("case", recipe.cases("mmaction2_uniformerv2_")[:1])
+def test_mmaction2_checkpoint_matches_mmaction2(case, parity_files, record_parity):
     manifest, expected = recipe.load_case(case)
     sd, _ = recipe.mmaction2_state_dict(manifest)
     assert recipe.weights_sha256(sd) == manifest["weights_sha256"]
     x = recipe.make_input(manifest)
-    path = tmp_path / "mma.pth"
-    torch.save({"meta": {"mmengine_version": "0.10.1"}, "state_dict": sd}, path)
+    path = parity_files.save((case, "mmaction2"), lambda: {"meta": {"mmengine_version": "0.10.1"}, "state_dict": sd})
     model = tubelet.create_model("uniformerv2_b16", checkpoint_path=path).eval()
     assert "MMAction2" in model.load_report.layout
     with torch.no_grad():
@@ -170,11 +178,12 @@ def test_mmaction2_checkpoint_matches_mmaction2(tmp_path, record_parity):
     recipe.check(normed, expected["features"], case, "features", record_parity)
 
 
-def test_bf16_autocast_keeps_the_official_argmax(tmp_path):
+@pytest.mark.parametrize("case", ["uniformerv2_b16_k400_8x224__public"])
+def test_bf16_autocast_keeps_the_official_argmax(case, parity_files):
     """bf16 CPU autocast (measured 6.1e-3 relative to the largest logit; fp16 on CPU is 4x slower than bf16 here
     and is checked on the other families)."""
-    manifest, expected, sd, x = _official("uniformerv2_b16_k400_8x224__public")
-    torch.save(LAYOUTS["pyslowfast"](sd), tmp_path / "w.pyth")
-    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=tmp_path / "w.pyth").eval()
+    recipe.skip_if_low_precision_is_emulated(case)
+    manifest, expected, sd, x = _official(case)
+    model = tubelet.create_model("uniformerv2_b16", checkpoint_path=_file(case, "pyslowfast", parity_files)).eval()
     rel, same_argmax = recipe.low_precision_error(model, x, expected["logits"], torch.bfloat16)
     assert same_argmax and rel < 3e-2, rel

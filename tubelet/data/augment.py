@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import UsageError
+
 __all__ = ["RandAugment", "random_erasing", "Mixup", "one_hot_smoothed"]
 
 _MAX_LEVEL = 10.0
@@ -93,12 +95,12 @@ class RandAugment:
     def __init__(self, policy: str, fill: tuple[float, float, float] = (0.45 * 255,) * 3, prob: float = 0.5):
         parts = policy.split("-")
         if parts[0] != "rand":
-            raise ValueError(f"RandAugment policy must start with 'rand', got {policy!r}")
+            raise UsageError(f"RandAugment policy must start with 'rand', got {policy!r}")
         self.magnitude, self.num_layers, self.magnitude_std, self.increasing = 9.0, 2, 0.0, False
         for part in parts[1:]:
             match = re.fullmatch(r"([a-z]+)([\d.]+)", part)
             if match is None:
-                raise ValueError(f"bad RandAugment option {part!r} in {policy!r}")
+                raise UsageError(f"bad RandAugment option {part!r} in {policy!r}")
             key, value = match.groups()
             if key == "m":
                 self.magnitude = float(value)
@@ -109,7 +111,7 @@ class RandAugment:
             elif key == "inc":
                 self.increasing = bool(int(value))
             else:
-                raise ValueError(f"unknown RandAugment option {part!r} in {policy!r}")
+                raise UsageError(f"unknown RandAugment option {part!r} in {policy!r}")
         self.policy, self.fill, self.prob = policy, list(fill), prob
 
     def _magnitude(self, rng: np.random.Generator) -> float:

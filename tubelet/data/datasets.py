@@ -7,6 +7,7 @@ Readers return ``list[(path, label)]``; a malformed line raises ``AnnotationErro
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..errors import AnnotationError
 from .decode import VideoDecodeError, VideoReader
 
 __all__ = ["AnnotationError", "VideoDataset", "read_list_file", "read_kinetics_csv", "read_ssv2", "read_class_folders",
@@ -25,8 +27,17 @@ _log = logging.getLogger("tubelet.data")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg")
 
 
-class AnnotationError(ValueError):
-    """An annotation file cannot be parsed; the message names the file and the line."""
+def _read_text(path: str, newline: str | None = None) -> str:
+    """The whole annotation file; a missing, unreadable or non-UTF-8 file is an AnnotationError naming it."""
+    try:
+        with open(path, encoding="utf-8", newline=newline) as f:
+            return f.read()
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: no such annotation file") from None
+    except OSError as e:
+        raise AnnotationError(f"{path}: cannot read the annotation file ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise AnnotationError(f"{path}: not a UTF-8 text file ({e})") from None
 
 
 def read_list_file(path: str | os.PathLike, root: str | os.PathLike = "", sep: str | None = None,
@@ -35,7 +46,7 @@ def read_list_file(path: str | os.PathLike, root: str | os.PathLike = "", sep: s
     relative paths are joined to ``root``."""
     out = []
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as f:
+    with io.StringIO(_read_text(path)) as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
             if not line:
@@ -58,7 +69,7 @@ def read_kinetics_csv(path: str | os.PathLike, root: str | os.PathLike, classes:
     index = {c: i for i, c in enumerate(classes)}
     out = []
     path = os.fspath(path)
-    with open(path, newline="", encoding="utf-8") as f:
+    with io.StringIO(_read_text(path, newline=""), newline="") as f:
         reader = csv.DictReader(f)
         need = {"label", "youtube_id", "time_start", "time_end"}
         if not reader.fieldnames or not need <= set(reader.fieldnames):
@@ -81,9 +92,10 @@ def read_ssv2(labels_json: str | os.PathLike, split_json: str | os.PathLike, roo
     """Something-Something v2: ``labels.json`` (``{"name": "index"}``) and a train/validation JSON list of
     ``{"id", "template"}``; the template's ``[something]`` placeholders are removed to match the label names."""
     labels_json, split_json = os.fspath(labels_json), os.fspath(split_json)
+    labels_text, split_text = _read_text(labels_json), _read_text(split_json)
     try:
-        labels = {k: int(v) for k, v in json.loads(Path(labels_json).read_text()).items()}
-        items = json.loads(Path(split_json).read_text())
+        labels = {k: int(v) for k, v in json.loads(labels_text).items()}
+        items = json.loads(split_text)
     except (json.JSONDecodeError, ValueError, AttributeError) as e:
         raise AnnotationError(f"{labels_json} / {split_json}: not the SSv2 JSON format ({e})") from None
     out = []
@@ -93,17 +105,26 @@ def read_ssv2(labels_json: str | os.PathLike, split_json: str | os.PathLike, roo
             out.append((os.path.join(os.fspath(root), template.format(id=item["id"])), labels[name]))
         except (KeyError, TypeError):
             raise AnnotationError(f"{split_json}: entry {n} ({item!r}) has no known template/id") from None
+    if not out:
+        raise AnnotationError(f"{split_json}: no samples")
     return out
 
 
 def read_class_folders(root: str | os.PathLike) -> tuple[list[tuple[str, int]], list[str]]:
     """One folder per class (sorted names = class indices); returns ``(samples, class_names)``."""
     root = Path(root)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    try:
+        classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    except FileNotFoundError:
+        raise AnnotationError(f"{root}: no such folder (one sub-folder of videos per class expected)") from None
+    except OSError as e:
+        raise AnnotationError(f"{root}: cannot list the class folders ({e.strerror or e})") from None
     if not classes:
         raise AnnotationError(f"{root}: no class folders")
     samples = [(str(f), i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
                if f.suffix.lower() in VIDEO_EXTENSIONS]
+    if not samples:
+        raise AnnotationError(f"{root}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in its class folders")
     return samples, classes
 
 

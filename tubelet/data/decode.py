@@ -14,11 +14,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from ..errors import VideoDecodeError
+
 __all__ = ["VideoDecodeError", "VideoReader", "read_video"]
-
-
-class VideoDecodeError(RuntimeError):
-    """A video file cannot be opened or decoded; the message names the file and the problem."""
 
 
 class VideoReader:
@@ -53,7 +51,7 @@ class VideoReader:
             if not self._container.streams.video:
                 raise VideoDecodeError(f"{self.path}: contains no video stream")
             self._stream = self._container.streams.video[0]
-            self._stream.thread_type = "SLICE"  # frame threading was slower on 2 busy cores (DEPS.md)
+            self._stream.thread_type = "SLICE"  # frame threading was slower for seek-and-decode
             self._index()
         except BaseException:
             self.close()

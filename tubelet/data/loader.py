@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["EpochSampler", "make_loader", "split_views", "average_views"]
+__all__ = ["EpochSampler", "make_loader", "average_views"]
 
 
 class EpochSampler(torch.utils.data.Sampler):
@@ -48,7 +48,7 @@ class EpochSampler(torch.utils.data.Sampler):
 
 
 def _worker_init(_worker_id: int) -> None:
-    torch.set_num_threads(1)  # small per-clip ops pay OpenMP wake-ups with more threads (DEPS.md)
+    torch.set_num_threads(1)  # small per-clip ops pay OpenMP wake-ups with more threads
 
 
 def make_loader(dataset, batch_size: int, *, train: bool, num_workers: int = 2, seed: int = 0,
@@ -63,13 +63,6 @@ def make_loader(dataset, batch_size: int, *, train: bool, num_workers: int = 2, 
         worker_init_fn=_worker_init if num_workers > 0 else None, persistent_workers=num_workers > 0,
         pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
         generator=torch.Generator().manual_seed(seed))
-
-
-def split_views(views: torch.Tensor, max_views: int):
-    """``(B, V, C, T, H, W)`` multi-view batch -> chunks of at most ``max_views`` clips ``(n, C, T, H, W)``, so a
-    12-view test batch never needs 12x the activation memory at once."""
-    flat = views.flatten(0, 1)
-    return flat.split(max_views)
 
 
 def average_views(logits: torch.Tensor, num_views: int, mode: str = "prob") -> torch.Tensor:

@@ -1,8 +1,8 @@
 """Frame-index samplers: pure functions of the video length, the parameters and a ``numpy.random.Generator``.
 
-Each reproduces one official rule (MODELS.md §1.7, §2.5, §3.4). ``clip_index=None`` draws a training clip; an
-integer picks test view ``clip_index`` of ``num_clips`` deterministically (no random state used). Views are distinct
-clips: view k of K is offset by k, never the same frames K times.
+Each reproduces the frame sampling of one official code base (named below). ``clip_index=None`` draws a training
+clip; an integer picks test view ``clip_index`` of ``num_clips`` deterministically (no random state used). Views are
+distinct clips: view k of K is offset by k, never the same frames K times.
 
 * :func:`dense_indices`: PySlowFast / UniFormer Kinetics (``clip_len`` frames spanning ``clip_len * interval`` source
   frames, ``linspace`` then truncation; test offsets ``k * floor(delta / (K - 1))``).
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-__all__ = ["dense_indices", "sample_frames", "segment_indices", "dense_center_indices", "segment_center_indices"]
+__all__ = ["dense_indices", "sample_frames", "segment_indices"]
 
 
 def _check(num_frames: int, clip_len: int, clip_index: int | None, num_clips: int) -> None:
@@ -95,15 +95,3 @@ def segment_indices(num_frames: int, clip_len: int, *, clip_index: int | None = 
     else:
         idx = starts + int(seg / (num_clips + 1) * (clip_index + 1))
     return np.minimum(idx, num_frames - 1).astype(np.int64)
-
-
-# -- the single-clip evaluation helpers used by `tubelet predict` -------------------------------------------------
-
-def dense_center_indices(num_frames: int, clip_len: int, frame_interval: int) -> np.ndarray:
-    """The single centred dense test clip (PySlowFast, 1 view)."""
-    return dense_indices(num_frames, clip_len, frame_interval, clip_index=0, num_clips=1)
-
-
-def segment_center_indices(num_frames: int, clip_len: int) -> np.ndarray:
-    """The single segment test clip (view 0 of 1: half-way into each segment)."""
-    return segment_indices(num_frames, clip_len, clip_index=0, num_clips=1)

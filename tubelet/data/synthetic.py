@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UsageError
+
 __all__ = ["synthetic_clip", "make_synthetic_dataset", "SYNTHETIC_CLASSES", "render_clip", "write_video"]
 
 #: pairs of classes that differ only in the direction of time
@@ -131,7 +133,7 @@ def make_synthetic_dataset(root: str | os.PathLike, num_train: int = 200, num_va
         ``{"train": train.txt, "val": val.txt, "classes": classes.txt}``.
     """
     if height % 2 or width % 2:
-        raise ValueError(f"H.264 needs even frame sizes, got {height}x{width}")
+        raise UsageError(f"H.264 needs even frame sizes, got {height}x{width}")
     root = Path(root)
     out = {}
     for split, count, split_seed in (("train", num_train, 0), ("val", num_val, 1)):

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["to_tchw", "resize", "resize_short_side", "center_crop", "three_crop", "crop", "hflip", "normalize",
-           "to_model_input", "random_resized_crop_params", "random_resized_crop", "multi_scale_crop_params"]
+           "random_resized_crop_params", "random_resized_crop", "multi_scale_crop_params"]
 
 
 def to_tchw(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -27,8 +27,8 @@ def to_tchw(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
 def resize(x: torch.Tensor, size: tuple[int, int], interpolation: str = "bilinear") -> torch.Tensor:
     """Resize ``(T, C, H, W)`` to ``size = (h, w)`` with antialiasing.
 
-    uint8 bilinear input is resized as uint8 in channels-last memory: an order of magnitude faster than float
-    (DEPS.md); other modes go through float32 and are rounded back to uint8.
+    uint8 bilinear input is resized as uint8 in channels-last memory, an order of magnitude faster than in float;
+    other modes go through float32 and are rounded back to uint8.
     """
     if tuple(x.shape[-2:]) == tuple(size):
         return x
@@ -83,11 +83,6 @@ def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
     s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
     return (x.float() / 255.0 - m) / s
-
-
-def to_model_input(x: torch.Tensor) -> torch.Tensor:
-    """``(T, C, H, W)`` -> ``(1, C, T, H, W)``, the video models' layout."""
-    return x.permute(1, 0, 2, 3).unsqueeze(0).contiguous()
 
 
 def random_resized_crop_params(height: int, width: int, rng: np.random.Generator,

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ..config import Config, ConfigError
+from ..errors import AnnotationError, CheckpointError
 from ..data import (EvalTransform, Mixup, TrainTransform, VideoDataset, make_sampler, make_synthetic_dataset,
                     read_class_folders, read_list_file, read_ssv2)
 from ..models import create_model
@@ -75,7 +76,7 @@ def read_split(cfg: Config, split: str) -> list[tuple[str, int]]:
     if path is None:
         raise ConfigError(f"data.{split}: no annotation file given (format {d.format!r})")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"data.{split}: {path}: no such file or folder")
+        raise AnnotationError(f"data.{split}: {path}: no such file or folder")
     if d.format == "list":
         return read_list_file(path, d.root)
     if d.format == "csv":
@@ -94,6 +95,8 @@ def class_names_for(cfg: Config) -> list[str] | None:
     if d.format == "synthetic":
         return (ensure_synthetic(cfg) / "classes.txt").read_text().splitlines()
     if d.format == "folders" and d.labels is None:
+        if not (d.train or d.val):
+            raise ConfigError("data.train: the folders format needs the folder of class folders")
         return read_class_folders(d.train or d.val)[1]
     if d.labels is None:
         return None
@@ -110,7 +113,7 @@ def build_model(cfg: Config, num_classes: int | None, *, skip_missing_checkpoint
     checkpoint = m.checkpoint
     if checkpoint is not None and not os.path.exists(checkpoint):
         if not skip_missing_checkpoint:
-            raise FileNotFoundError(f"model.checkpoint: {checkpoint}: no such file")
+            raise CheckpointError(f"model.checkpoint: {checkpoint}: no such file")
         _log.warning("model.checkpoint %s not found: the dry run starts from random weights", checkpoint)
         checkpoint = None
     if checkpoint is None:
@@ -147,7 +150,10 @@ def build_datasets(cfg: Config, dcfg, *, splits=("train", "val"), rank: int = 0,
         flip_map = None
         if d.flip_label_map:
             from ..labels import flip_label_map
-            flip_map = flip_label_map(d.flip_label_map)
+            try:
+                flip_map = flip_label_map(d.flip_label_map)
+            except ValueError as e:
+                raise ConfigError(f"data.flip_label_map: {e}") from None
         out["train"] = VideoDataset(read_split(cfg, "train"), make_sampler(dcfg), train_transform(d, dcfg), train=True,
                                     flip_label_map=flip_map, skip_bad=d.skip_bad, seed=cfg.train.seed,
                                     num_samples=d.num_samples)

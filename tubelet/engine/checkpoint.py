@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import CheckpointError
+
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
 
 CHECKPOINT_VERSION = 1
@@ -55,17 +57,17 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """Read a training checkpoint (``weights_only``: no code from the file runs).
 
     Raises:
-        ValueError: the file is not a tubelet training checkpoint; the message names it.
+        CheckpointError: the file is not a tubelet training checkpoint; the message names it.
     """
     path = os.fspath(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated / foreign files raise many different errors
-        raise ValueError(f"{path}: not a readable training checkpoint ({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"{path}: not a readable training checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(state, dict) or "model" not in state or "step" not in state:
-        raise ValueError(f"{path}: not a tubelet training checkpoint (no 'model'/'step' entries)")
+        raise CheckpointError(f"{path}: not a tubelet training checkpoint (no 'model'/'step' entries)")
     if state.get("version", 0) > CHECKPOINT_VERSION:
-        raise ValueError(f"{path}: written by a newer tubelet (checkpoint version {state['version']})")
+        raise CheckpointError(f"{path}: written by a newer tubelet (checkpoint version {state['version']})")
     return state
 
 

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "pick_device", "is_main", "all_reduce_sum", "all_reduce_max", "barrier", "cleanup"]
+from ..errors import ConfigError
+
+__all__ = ["DistInfo", "init_distributed", "pick_device", "is_main", "all_reduce_sum", "all_reduce_max", "barrier",
+           "cleanup", "gather_objects", "fsdp_shard", "full_state_dict", "optimizer_state"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def pick_device(requested: str, local_rank: int) -> torch.device:
     device = torch.device(requested)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("train.device=cuda but no CUDA device is available")
+            raise ConfigError("train.device=cuda but no CUDA device is available")
         if device.index is None:
             device = torch.device("cuda", local_rank % torch.cuda.device_count())
         torch.cuda.set_device(device)
@@ -92,3 +95,53 @@ def barrier() -> None:
 def cleanup() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def gather_objects(obj, info: DistInfo) -> list:
+    """Every rank's ``obj``, in rank order (a one-item list in a single process)."""
+    if not info.enabled:
+        return [obj]
+    out = [None] * info.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+# -- FSDP2 -------------------------------------------------------------------------------------------------------------
+
+def fsdp_shard(model: torch.nn.Module) -> None:
+    """FSDP2: ``fully_shard`` each block group of ``model.group_matcher()``, then the root (in place: the parameters
+    become sharded DTensors, so the optimiser is built after this)."""
+    from torch.distributed.fsdp import fully_shard  # FSDP2 (torch >= 2.6)
+
+    from .optim import block_modules
+
+    for block in block_modules(model):
+        fully_shard(block)
+    fully_shard(model)
+
+
+def full_state_dict(model: torch.nn.Module, sharded: bool) -> dict:
+    """The model's whole state dict on the CPU; gathered from every rank when ``sharded`` (every rank calls it)."""
+    if sharded:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, sharded: bool, state: dict | None = None):
+    """Get (``state`` None) or set the optimiser state; with ``sharded`` (FSDP) the full state is gathered from /
+    scattered to the shards (every rank calls it)."""
+    if sharded:
+        from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_optimizer_state_dict,
+                                                             set_optimizer_state_dict)
+        if state is None:
+            return get_optimizer_state_dict(model, optimizer,
+                                            options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True,
+                                                                                   broadcast_from_rank0=False))
+        return None
+    if state is None:
+        return optimizer.state_dict()
+    optimizer.load_state_dict(state)
+    return None

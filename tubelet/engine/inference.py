@@ -10,21 +10,26 @@ import torch
 
 from ..data import EvalTransform, VideoReader, average_views, make_sampler
 from ..data.datasets import VIDEO_EXTENSIONS
+from ..errors import UsageError, VideoDecodeError
 
 __all__ = ["expand_videos", "classify_video", "timeline", "resolve_labels", "topk"]
 
 
 def expand_videos(inputs: list[str]) -> list[str]:
-    """Files as given; folders expanded to the video files inside them (recursively, sorted)."""
+    """Files as given; folders expanded to the video files inside them (recursively, sorted).
+
+    Raises:
+        VideoDecodeError: a path that does not exist, or a folder without video files; the message names it.
+    """
     out = []
     for item in inputs:
         if os.path.isdir(item):
             found = sorted(str(p) for p in Path(item).rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
             if not found:
-                raise FileNotFoundError(f"{item}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder")
+                raise VideoDecodeError(f"{item}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder")
             out += found
         elif not os.path.exists(item):
-            raise FileNotFoundError(f"{item}: no such file or folder")
+            raise VideoDecodeError(f"{item}: no such file or folder")
         else:
             out.append(item)
     return out
@@ -32,14 +37,19 @@ def expand_videos(inputs: list[str]) -> list[str]:
 
 def resolve_labels(spec: str | None, cfg) -> list[str] | None:
     """``--labels``: a shipped list (k400, k600, k700, k710, sthv2 or a full list name) or a text file with one name
-    per line; None: the model's own class names."""
+    per line; None: the model's own class names.
+
+    Raises:
+        UsageError: ``spec`` is neither a shipped list nor a readable label file; the message names it.
+    """
     if spec is None:
         return cfg.labels()
     from ..labels import class_names
     try:
         return class_names(spec)
-    except ValueError as e:
-        raise ValueError(f"--labels: {e}") from None
+    except (ValueError, OSError) as e:  # unknown list name, unreadable file, malformed labels json
+        where = f"{spec}: " if os.path.isfile(spec) else ""  # a json error does not name its file
+        raise UsageError(f"--labels: {where}{e}") from None
 
 
 @torch.no_grad()

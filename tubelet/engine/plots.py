@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DependencyError
+
 __all__ = ["plot_curves", "plot_confusion", "plot_timeline"]
 
 #: Above this many classes the confusion matrix has no tick labels: 400 names would be an unreadable black band.
@@ -23,7 +25,10 @@ _MAX_ANNOTATED_CLASSES = 12
 
 
 def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise DependencyError(f"the PNG plots need matplotlib ({e}): pip install matplotlib") from None
 
     return Figure(figsize=(width, height), layout="constrained")
 

@@ -3,14 +3,12 @@
 ``train(cfg, out_dir)`` sets up (process group, model, data, optimiser, schedule, scaler, EMA, resume), then
 alternates ``train_one_epoch`` and ``evaluate``, writing ``metrics.jsonl``, ``last.pt`` (everything needed to resume
 exactly), ``best.safetensors`` (inference weights + preprocessing metadata) and ``curves.png`` into ``out_dir``.
-``dry_run(cfg)`` builds the same objects from a recipe and runs one real optimisation step on a generated clip.
+The dry run (``tubelet train --dry-run``, one real step of a recipe) is in :mod:`tubelet.engine.dry_run`.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -22,16 +20,16 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..config import Config, ConfigError, config_to_dict, save_config
-from ..data import EvalTransform, Mixup, make_loader, make_sampler, synthetic_clip
-from ..models import create_model, save_model
+from ..data import Mixup, make_loader
+from ..models import create_model, get_pretrained_cfg, save_model
 from . import distributed
 from .build import (build_datasets, build_model, class_names_for, data_cfg, describe, ensure_synthetic,
-                    infer_num_classes, make_mixup, train_transform)
+                    infer_num_classes, make_mixup)
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .evaluate import autocast, evaluate
 from .optim import ModelEma, build_optimizer, lr_at
 
-__all__ = ["train", "train_one_epoch", "dry_run", "TrainState", "MetricsLog"]
+__all__ = ["train", "train_one_epoch", "TrainState", "MetricsLog"]
 
 _log = logging.getLogger("tubelet.engine")
 
@@ -181,48 +179,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _shard(model) -> None:
-    """FSDP2: ``fully_shard`` every block, then the root (in place: the parameters become sharded DTensors)."""
-    from torch.distributed.fsdp import fully_shard  # FSDP2 (torch >= 2.6)
-
-    for block in _blocks(model):
-        fully_shard(block)
-    fully_shard(model)
-
-
-def _blocks(model):
-    """The repeated blocks FSDP shards one by one (UniFormer stages, CLIP resblocks, Swin blocks)."""
-    from .optim import _BLOCK
-
-    names = dict.fromkeys(m.group(1) for n, _ in model.named_parameters() if (m := _BLOCK.match(n)))
-    return [model.get_submodule(n) for n in names]
-
-
-def _state_dict(model, cfg: Config, dist_info):
-    if dist_info.enabled and cfg.train.distributed == "fsdp":
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-
-
-def _optim_state(model, optimizer, cfg: Config, dist_info, state=None):
-    """Get (``state`` None) or set the optimiser state; FSDP gathers/scatters the sharded state."""
-    if dist_info.enabled and cfg.train.distributed == "fsdp":
-        from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_optimizer_state_dict,
-                                                             set_optimizer_state_dict)
-        opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        if state is None:
-            return get_optimizer_state_dict(model, optimizer, options=opts)
-        set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True,
-                                                                                   broadcast_from_rank0=False))
-        return None
-    if state is None:
-        return optimizer.state_dict()
-    optimizer.load_state_dict(state)
-    return None
-
-
 def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
     """Train (and evaluate) as ``cfg`` says; files go to ``out_dir``. Returns the final metrics.
 
@@ -246,9 +202,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
             ensure_synthetic(cfg)
         distributed.barrier()
     class_names = class_names_for(cfg)
-    with torch.device("meta"):  # the model's own data config, without building it twice
-        pcfg = create_model(cfg.model.name, **cfg.model.options).pretrained_cfg
-    dcfg = data_cfg(pcfg, cfg)
+    dcfg = data_cfg(get_pretrained_cfg(cfg.model.name, **cfg.model.options), cfg)
     datasets = build_datasets(cfg, dcfg, rank=dist_info.rank, world_size=dist_info.world_size)
     num_classes = infer_num_classes(cfg, class_names, datasets["train"].samples + datasets["val"].samples)
     model = build_model(cfg, num_classes)
@@ -287,7 +241,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
     ckpt = None
     if resume:
         if not last_path.exists():
-            raise FileNotFoundError(f"--resume: {last_path}: no checkpoint to resume from")
+            raise ConfigError(f"--resume: {last_path}: no checkpoint to resume from")
         ckpt = load_checkpoint(last_path)
         if ckpt.get("model_name") != cfg.model.name:
             raise ConfigError(f"--resume: {last_path} holds a {ckpt.get('model_name')} run, the config trains "
@@ -299,14 +253,14 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
     if fsdp:
         if t.ema_decay:
             raise ConfigError("train.ema_decay is not supported with train.distributed=fsdp")
-        _shard(model)  # fully_shard swaps in sharded parameters: the optimiser comes after
+        distributed.fsdp_shard(model)  # swaps in sharded parameters: the optimiser comes after
 
     optimizer = build_optimizer(model, o)
     scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
     ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
     mixup = make_mixup(t, num_classes, seed=t.seed + dist_info.rank)
     if ckpt is not None:
-        _optim_state(model, optimizer, cfg, dist_info, ckpt["optimizer"])
+        distributed.optimizer_state(model, optimizer, fsdp, ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
         if ema is not None and ckpt.get("ema") is not None:
             ema.load_state_dict(ckpt["ema"])
@@ -327,10 +281,10 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
 
     def checkpoint(st: TrainState) -> None:
         """Write last.pt (every rank takes part in gathering RNG states; rank 0 writes)."""
-        rng = _gather(rng_state(), dist_info)
-        mix = _gather(mixup.rng.bit_generator.state, dist_info) if mixup is not None else None
-        payload = {"model": _state_dict(raw_model, cfg, dist_info),
-                   "optimizer": _optim_state(raw_model, optimizer, cfg, dist_info), "scaler": scaler.state_dict(),
+        rng = distributed.gather_objects(rng_state(), dist_info)
+        mix = distributed.gather_objects(mixup.rng.bit_generator.state, dist_info) if mixup is not None else None
+        payload = {"model": distributed.full_state_dict(raw_model, fsdp),
+                   "optimizer": distributed.optimizer_state(raw_model, optimizer, fsdp), "scaler": scaler.state_dict(),
                    "ema": ema.state_dict() if ema is not None else None, "step": st.step, "epoch": st.epoch,
                    "batch_in_epoch": st.batch_in_epoch, "best": st.best, "config": config_to_dict(cfg),
                    "model_name": cfg.model.name, "rng": rng, "mixup_rng": json.dumps(mix) if mix else None}
@@ -378,15 +332,6 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
     return final
 
 
-def _gather(obj, dist_info) -> list:
-    """Every rank's ``obj``, in rank order (a one-item list in a single process)."""
-    if not dist_info.enabled:
-        return [obj]
-    out = [None] * dist_info.world_size
-    torch.distributed.all_gather_object(out, obj)
-    return out
-
-
 def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log, best_path, main, dist_info):
     t, d = cfg.train, cfg.data
     result = evaluate(model, loader, num_classes=num_classes, device=device, view_average=d.view_average, amp=t.amp,
@@ -406,7 +351,7 @@ def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log,
     if top1 > state.best:
         state.best = top1
         if dist_info.enabled and t.distributed == "fsdp":  # sharded weights: every rank helps gather them
-            sd = _state_dict(best_model, cfg, dist_info)
+            sd = distributed.full_state_dict(best_model, sharded=True)
             if main:
                 export = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
                 export.load_state_dict(sd)
@@ -424,81 +369,3 @@ def _plot(log: MetricsLog, out: Path) -> None:
     except ImportError as e:  # matplotlib missing: curves are optional
         _log.warning("curves.png not written: %s", e)
 
-
-# -- dry run ----------------------------------------------------------------------------------------------------------
-
-def dry_run(cfg: Config) -> dict:
-    """Build everything a recipe needs and run one real optimisation step on a generated clip, on this machine.
-
-    The recipe's full clip ``(1, 3, T, S, S)`` is pushed through the model on the meta device (a shape check that
-    costs nothing); the real step uses ``train.dry_run_frames`` frames of ``train.dry_run_size`` pixels (the
-    recipe's size for models that need it), through the recipe's train transform (RandAugment, crop, erasing),
-    mixup, loss, AMP, gradient scaler, clipping and optimiser. A
-    ``model.checkpoint`` that is not on disk is reported and skipped. The dataset files are not read.
-    """
-    t0 = time.perf_counter()
-    o, t, d = cfg.optim, cfg.train, cfg.data
-    device = distributed.pick_device(t.device, 0)
-    _seed_everything(t.seed)
-    num_classes = cfg.model.num_classes
-    if num_classes is None:
-        names = class_names_for(cfg) if d.format == "synthetic" or d.labels else None
-        if not names:
-            raise ConfigError("model.num_classes: a dry run needs the number of classes (or data.labels)")
-        num_classes = len(names)
-    with torch.device("meta"):
-        meta = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
-        dcfg = data_cfg(meta.pretrained_cfg, cfg)
-        full = meta(torch.empty((1, *dcfg.input_size)))
-    if tuple(full.shape) != (1, num_classes):
-        raise RuntimeError(f"{cfg.model.name}: a full clip {dcfg.input_size} gave logits {tuple(full.shape)}")
-    del meta
-
-    model = build_model(cfg, num_classes, skip_missing_checkpoint=True).to(device)
-    optimizer = build_optimizer(model, o)
-    scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
-    ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
-    mixup = make_mixup(t, num_classes, seed=0)
-
-    # a generated clip through the recipe's own sampler and transforms, at a size this machine steps quickly
-    frames = min(t.dry_run_frames, dcfg.num_frames)
-    size = dcfg.input_size[-1]
-    if t.dry_run_size and t.dry_run_size < size:
-        try:  # models with a fixed input size (UniFormerV2's positional embedding) keep the recipe's
-            with torch.device("meta"):
-                create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)(
-                    torch.empty((1, 3, frames, t.dry_run_size, t.dry_run_size)))
-            size = t.dry_run_size
-        except (RuntimeError, ValueError, AssertionError):
-            pass
-    small = dcfg.replace(num_frames=frames, input_size=(3, frames, size, size))
-    if d.short_side:
-        d = dataclasses.replace(d, short_side=max(size, round(d.short_side * size / dcfg.input_size[-1])))
-    side = max(d.short_side or 0, size)
-    video = synthetic_clip(num_frames=max(small.num_frames * (small.frame_interval or 1), small.num_frames) + 2,
-                           height=side, width=side * 4 // 3)
-    transform = train_transform(d, small)
-    rng = np.random.default_rng(t.seed)
-    batch = 2 if mixup is not None else 1
-    clips = [transform(video[make_sampler(small)(len(video), rng=rng)], rng)[0] for _ in range(batch)]
-    x = torch.stack(clips)
-    y = torch.arange(batch) % num_classes
-    state = TrainState()
-    # fp16 autocast on a CPU is emulated and ~10x slower than bf16: the CPU dry run autocasts to bf16 but keeps the
-    # fp16 recipe's gradient scaler in the step (scale, unscale before clipping, step, update)
-    amp = "bf16" if device.type == "cpu" and t.amp == "fp16" else t.amp
-    dry = dataclasses.replace(cfg, data=d, optim=dataclasses.replace(o, accum_steps=1),
-                              train=dataclasses.replace(t, amp=amp))
-    stats = train_one_epoch(model, [(x, y)], optimizer, lr_fn=lambda s: o.lr, scaler=scaler, cfg=dry, state=state,
-                            device=device, steps_per_epoch=1, ema=ema, mixup=mixup)
-    # and one test view through the eval transform
-    views = EvalTransform.from_cfg(small, num_crops=1)(video[make_sampler(small)(len(video), clip_index=0)])
-    with torch.no_grad():
-        logits = model.eval()(views.to(device))
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {"model": cfg.model.name, "num_classes": num_classes, "full_clip": list(dcfg.input_size),
-            "step_clip": list(x.shape), "loss": stats["loss"], "eval_logits": list(logits.shape),
-            "trainable_params": trainable, "param_groups": len(optimizer.param_groups), "amp": amp,
-            "grad_scaler": scaler.is_enabled(),
-            "checkpoint_loaded": cfg.model.checkpoint is not None and Path(cfg.model.checkpoint).exists(),
-            "seconds": round(time.perf_counter() - t0, 2), "finite": math.isfinite(stats["loss"])}

@@ -13,6 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
+from ..errors import UsageError
+
 __all__ = ["available", "load_labels", "load_label_map", "flip_label_map", "class_names", "LABEL_MAPS"]
 
 #: row maps from a source label space to a target one: name -> (json file of source rows, source list, target list).
@@ -35,7 +37,7 @@ def load_labels(name: str) -> tuple[str, ...]:
     """Class names of the shipped label list ``name`` (see :func:`available`)."""
     f = resources.files(__package__) / f"{name}.txt"
     if not f.is_file():
-        raise ValueError(f"unknown label list {name!r}; shipped: {', '.join(available())}")
+        raise UsageError(f"unknown label list {name!r}; shipped: {', '.join(available())}")
     return tuple(line for line in f.read_text(encoding="utf-8").splitlines() if line)
 
 
@@ -44,7 +46,7 @@ def load_label_map(name: str) -> tuple[list[int], str, str]:
     import json
 
     if name not in LABEL_MAPS:
-        raise ValueError(f"unknown label map {name!r}; shipped: {', '.join(LABEL_MAPS)}")
+        raise UsageError(f"unknown label map {name!r}; shipped: {', '.join(LABEL_MAPS)}")
     file, source, target = LABEL_MAPS[name]
     rows = json.loads((resources.files(__package__) / file).read_text())
     return [int(r) for r in rows], source, target
@@ -90,5 +92,5 @@ def class_names(spec: str) -> list[str]:
         return [line.strip() for line in text.splitlines() if line.strip()]
     name = ALIASES.get(spec, spec)
     if name not in available():
-        raise ValueError(f"{spec!r} is neither a file nor a shipped list ({', '.join(available())})")
+        raise UsageError(f"{spec!r} is neither a file nor a shipped list ({', '.join(available())})")
     return list(load_labels(name))

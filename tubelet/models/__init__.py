@@ -1,8 +1,10 @@
 """Model families and the registry API. Each family module is imported explicitly (no star imports)."""
 from . import uniformer, uniformerv2, video_swin  # noqa: F401  (register the variants)
-from ._builder import LoadReport, count_params, create_model, read_checkpoint, save_model
-from ._convert import CheckpointError
-from ._registry import PretrainedCfg, list_models, register_model
+from ._builder import LoadReport, count_params, create_model
+from ._family import ModelFamily
+from ._files import read_checkpoint, save_model
+from ._registry import PretrainedCfg, get_pretrained_cfg, list_models, register_model
+from ..errors import CheckpointError
 
-__all__ = ["CheckpointError", "LoadReport", "PretrainedCfg", "count_params", "create_model", "list_models",
-           "read_checkpoint", "register_model", "save_model"]
+__all__ = ["CheckpointError", "LoadReport", "ModelFamily", "PretrainedCfg", "count_params", "create_model",
+           "get_pretrained_cfg", "list_models", "read_checkpoint", "register_model", "save_model"]

@@ -1,32 +1,38 @@
 """Build a registered model and load weights into it: strictly, from any known layout, never running code.
 
-``create_model`` is the one entry point. With ``checkpoint_path`` it reads the file (``torch.load(weights_only=True)``
-or safetensors), finds the state dict inside the producer's container, lets the family convert key names and read
-the architecture switches that the weights determine, builds the model, and loads every tensor strictly. Anything
-that does not fit raises :class:`CheckpointError` naming the file and the keys.
+``create_model`` is the one entry point. Without a file it calls the variant's entrypoint. With ``checkpoint_path``
+it goes through four named steps:
+
+1. read the file (:mod:`._files`: nothing from the file is executed);
+2. plan the build: :func:`_plan_tubelet_file` (architecture and options recorded in the file) or
+   :func:`_plan_foreign_file` (the family converts key names and reads the switches the weights determine, see
+   :class:`~tubelet.models._family.ModelFamily`);
+3. build the model and fit the weights to it (:func:`_fit_weights`: inflation, the classifier of another label
+   space dropped or kept);
+4. load every tensor strictly (:func:`_load_strict`).
+
+Anything that does not fit raises :class:`CheckpointError` naming the file and the keys.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 
-import torch
 from torch import nn
 
-from ._convert import CheckpointError, find_state_dict
-from ._registry import PretrainedCfg, get_entrypoint, get_family
+from ..errors import CheckpointError, UsageError
+from ._family import ModelFamily
+from ._files import read_checkpoint, save_model
+from ._registry import PretrainedCfg, get_entrypoint, get_family, get_pretrained_cfg
 
 __all__ = ["create_model", "save_model", "read_checkpoint", "LoadReport", "count_params"]
 
 _log = logging.getLogger("tubelet")
 
-TUBELET_FORMAT = "tubelet"
-TUBELET_FORMAT_VERSION = "1"
+#: fields of a tubelet file's stored data contract that describe the weights (the rest comes from the variant)
+_STORED_CFG_FIELDS = ("input_size", "num_frames", "mean", "std", "sampler", "frame_interval", "test_views",
+                      "resize_size", "interpolation", "label_names", "class_names", "notes")
 
 
 @dataclass
@@ -56,111 +62,20 @@ class LoadReport:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Reading files
-# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    """What a checkpoint file says about the model to build (the output of step 2)."""
 
-def _safe_globals() -> list:
-    """Plain-data classes that real checkpoints pickle besides tensors (DeiT stores its argparse ``args``, timm and
-    mmengine may store numpy scalars). Allowing them runs no code from the file."""
-    allowed = [argparse.Namespace]
-    try:
-        import numpy as np
-        allowed += [np.dtype, type(np.dtype("float64")), type(np.dtype("float32")), type(np.dtype("int64"))]
-        try:
-            from numpy._core.multiarray import scalar
-        except ImportError:  # numpy < 2
-            from numpy.core.multiarray import scalar
-        allowed.append(scalar)
-    except ImportError:
-        pass
-    return allowed
+    name: str
+    family: ModelFamily
+    state_dict: dict
+    options: dict  # constructor options (the caller's, plus what the file determines)
+    arch: dict  # what the weights determine; ``num_classes`` always present (None: no classifier)
+    layout: str  # container and producer, for the load report
+    init_only: bool  # the file initialises the model: a classifier of another label space is dropped, not an error
+    producer: str | None = None  # foreign files: the producer's layout (for its data contract)
+    stored_cfg: dict = field(default_factory=dict)  # tubelet files: the data contract saved with the weights
 
-
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict | None, str]:
-    """Read the weights of a checkpoint file without executing anything from it.
-
-    Returns:
-        ``(state_dict, tubelet_metadata_or_None, container)``, where ``container`` says where the weights were.
-    Raises:
-        CheckpointError: missing, unreadable, truncated or code-carrying file; no state dict inside.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if len(head) < 8:
-        raise CheckpointError(f"{path}: empty or truncated file ({os.path.getsize(path)} bytes)")
-    if path.endswith(".safetensors"):
-        return _read_safetensors(path)
-    if _is_torchscript(path):
-        return _read_torchscript(path)
-    try:
-        with torch.serialization.safe_globals(_safe_globals()):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: refused: the file pickles objects other than tensors and plain data, and "
-                              f"tubelet never runs code from a checkpoint ({first}). Re-save its state dict with "
-                              f"torch.save(model.state_dict(), ...)") from None
-    except Exception as e:  # noqa: BLE001 - garbage makes the unpickler fail in many ways (IndexError, KeyError...)
-        raise CheckpointError(f"{path}: cannot be read as a PyTorch checkpoint (truncated or not a checkpoint): "
-                              f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}") \
-            from None
-    sd, where = find_state_dict(obj, path)
-    return sd, None, where
-
-
-def _is_torchscript(path: str) -> bool:
-    """TorchScript archives (e.g. OpenAI's released CLIP files) are zip files with a ``code/`` folder."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return any("/code/" in n or n.startswith("code/") for n in z.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-def _read_torchscript(path: str):
-    # torch.jit.load compiles the archive's TorchScript (no Python is executed) and gives its tensors back.
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.load is deprecated, CLIP files are not
-            sd = torch.jit.load(path, map_location="cpu").state_dict()
-    except Exception as e:  # noqa: BLE001 - any failure of the archive is reported as a checkpoint error
-        raise CheckpointError(f"{path}: cannot be read as a TorchScript archive ({type(e).__name__}: {e})") \
-            from None
-    if not sd:
-        raise CheckpointError(f"{path}: the TorchScript archive holds no tensors")
-    return {k: v.detach() for k, v in sd.items()}, None, "TorchScript archive"
-
-
-def _read_safetensors(path: str):
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(path, framework="pt") as f:
-            meta = f.metadata() or {}
-            sd = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: cannot be read as safetensors (truncated or corrupt): {e}") from None
-    if meta.get("format") == TUBELET_FORMAT:
-        try:
-            meta = {"architecture": meta["architecture"], "model_args": json.loads(meta["model_args"]),
-                    "pretrained_cfg": json.loads(meta.get("pretrained_cfg", "{}"))}
-        except (KeyError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"{path}: tubelet metadata is damaged ({e})") from None
-        return sd, meta, "tubelet safetensors"
-    if not sd:
-        raise CheckpointError(f"{path}: the safetensors file holds no tensors")
-    return sd, None, "safetensors"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Building
-# ---------------------------------------------------------------------------------------------------------------
 
 def _same(a, b) -> bool:
     norm = lambda v: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
@@ -188,128 +103,150 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
         the model (in training mode, as any new ``nn.Module``), with ``pretrained_cfg``, ``model_args`` and, when
         loaded from a file, ``load_report``.
     Raises:
-        ValueError: unknown name. TypeError: unknown option.
+        UsageError: unknown name, or an impossible combination of arguments. OptionError: unknown option.
         CheckpointError: unreadable file, or weights that do not fit.
     """
     if checkpoint_path is None:
         if name is None:
-            raise ValueError("create_model needs a model name or a tubelet checkpoint_path")
+            raise UsageError("create_model needs a model name or a tubelet checkpoint_path")
         if drop_head or label_map:
-            raise ValueError("drop_head / label_map need a checkpoint_path")
+            raise UsageError("drop_head / label_map need a checkpoint_path")
         if num_classes is not None:
             overrides["num_classes"] = num_classes
         return get_entrypoint(name)(**overrides)
+    if label_map is not None and drop_head:
+        raise UsageError("label_map selects the checkpoint's classifier rows; drop_head discards them: pick one")
 
+    # 1. read
     path = os.fspath(checkpoint_path)
     sd, meta, container = read_checkpoint(path)
-    if meta is not None:  # tubelet's own format: architecture and options come from the file
-        if name is not None and name != meta["architecture"]:
-            raise CheckpointError(f"{path}: holds a {meta['architecture']} model, not {name}")
-        name = meta["architecture"]
-        family = get_family(name)
-        stored = meta["model_args"]
-        for k, v in overrides.items():
-            if k in stored and not _same(stored[k], v) and k not in family.RUNTIME_ARGS:
-                raise CheckpointError(f"{path}: was saved with {k}={stored[k]!r}; the override {k}={v!r} "
-                                      f"contradicts the weights")
-        kwargs = {k: v for k, v in {**stored, **overrides}.items() if k != "num_classes"}
-        arch = {"num_classes": stored.get("num_classes")}
-        layout, notes, init_only = container, [], False
+    # 2. plan
+    if meta is not None:
+        plan = _plan_tubelet_file(path, name, sd, meta, container, overrides)
     else:
-        if name is None:
-            raise CheckpointError(f"{path}: is not a tubelet .safetensors file, so it does not say which "
-                                  f"architecture it holds; pass the model name")
-        family = get_family(name)
-        sd, producer = family.convert_state_dict(sd, path)
-        arch = family.checkpoint_arch(sd, path)
-        layout = f"{container}, {producer}"
-        kwargs = dict(overrides)
-        for k in family.CHECKPOINT_SWITCHES:
-            if k in arch and k not in kwargs:
-                kwargs[k] = arch[k]
-        if hasattr(family, "resolve_switches"):  # switches that need more than a lookup (Swin's window size)
-            kwargs.update(family.resolve_switches(arch, kwargs, path))
-        init_only = None  # decided below from the variant
-
+        plan = _plan_foreign_file(path, name, sd, container, overrides)
     if label_map is not None:
-        if drop_head:
-            raise ValueError("label_map selects the checkpoint's classifier rows; drop_head discards them: pick one")
-        sd, arch = _apply_label_map(sd, arch, label_map, family, path)
-    ckpt_classes = arch.get("num_classes")
-    if init_only is None:
-        init_only = family.is_init_source(arch, _default_cfg(name))
-    if num_classes is None and ckpt_classes is not None and not (drop_head or init_only):
+        _apply_label_map(plan, label_map, path)
+    # 3. build and fit
+    ckpt_classes = plan.arch["num_classes"]
+    if num_classes is None and ckpt_classes is not None and not (drop_head or plan.init_only):
         num_classes = ckpt_classes
-    model = get_entrypoint(name)(**kwargs, **({} if num_classes is None else {"num_classes": num_classes}))
-    if meta is None:
-        for k, v in arch.items():
-            if k in ("num_classes", "video") or k not in model.model_args:
-                continue
-            if not _same(model.model_args[k], v):
-                raise CheckpointError(f"{path}: the weights have {k}={v}, but {name} with the given options has "
-                                      f"{k}={model.model_args[k]}; this checkpoint does not belong to {name}")
-        sd, notes = family.fit_state_dict(sd, arch, model, path)
-        model.pretrained_cfg = family.cfg_for_producer(model.pretrained_cfg, producer)
-
-    report = LoadReport(path, layout, list(notes))
+    model = get_entrypoint(plan.name)(**plan.options, **({} if num_classes is None else {"num_classes": num_classes}))
+    report = _fit_weights(plan, model, path, drop_head)
     if label_map is not None:
         report.notes.append(f"classifier rows selected by the label map {label_map!r}")
-    model_sd = model.state_dict()
-    head_keys = [k for k in sd if k.startswith(family.CLASSIFIER_PREFIXES)]
-    if ckpt_classes is not None and ckpt_classes != model.num_classes:
-        if not (init_only or drop_head):
-            raise CheckpointError(
-                f"{path}: the classifier has {ckpt_classes} classes but num_classes={model.num_classes} was asked "
-                f"for; pass drop_head=True to start a new {model.num_classes}-class classifier (fine-tuning), or "
-                f"leave num_classes unset to keep the checkpoint's")
-    if drop_head or (init_only and ckpt_classes != model.num_classes):
-        for k in head_keys:
-            del sd[k]
-        report.dropped = head_keys
-    missing_head = [k for k in model_sd if k.startswith(family.CLASSIFIER_PREFIXES) and k not in sd]
-    if missing_head and (drop_head or init_only):
-        report.new = missing_head
-        sd.update({k: model_sd[k] for k in missing_head})
-    _load_strict(model, sd, model_sd, path, name)
+    # 4. load
+    _load_strict(model, plan.state_dict, model.state_dict(), path, plan.name)
     model.load_report = report
-    if report.dropped or report.new:
-        _log.warning("%s", report)
-    else:
-        _log.info("%s", report)
-    if label_map is not None:
-        from ..labels import load_label_map
-        model.pretrained_cfg = model.pretrained_cfg.replace(label_names=load_label_map(label_map)[2])
-    if meta is not None and meta.get("pretrained_cfg"):
-        stored_cfg = meta["pretrained_cfg"]
-        keep = {k: tuple(v) if isinstance(v, list) else v for k, v in stored_cfg.items()
-                if k in ("input_size", "num_frames", "mean", "std", "sampler", "frame_interval", "test_views",
-                         "resize_size", "interpolation", "label_names", "class_names", "notes")}
-        if model.num_classes != stored_cfg.get("num_classes"):
-            keep.pop("label_names", None)
-            keep.pop("class_names", None)
-        model.pretrained_cfg = model.pretrained_cfg.replace(**keep)
+    _log.log(logging.WARNING if report.dropped or report.new else logging.INFO, "%s", report)
+    model.pretrained_cfg = _loaded_cfg(plan, model, label_map)
     return model
 
 
-def _apply_label_map(sd: dict, arch: dict, label_map: str, family, path: str) -> tuple[dict, dict]:
+def _plan_tubelet_file(path: str, name: str | None, sd: dict, meta: dict, container: str,
+                       overrides: dict) -> _Plan:
+    """A tubelet ``.safetensors`` file names its architecture and options; the caller may change runtime options
+    (drop-path rate, frames, ...) but nothing that shapes a weight."""
+    if name is not None and name != meta["architecture"]:
+        raise CheckpointError(f"{path}: holds a {meta['architecture']} model, not {name}")
+    name = meta["architecture"]
+    family = get_family(name)
+    stored = meta["model_args"]
+    for k, v in overrides.items():
+        if k in stored and not _same(stored[k], v) and k not in family.runtime_args:
+            raise CheckpointError(f"{path}: was saved with {k}={stored[k]!r}; the override {k}={v!r} "
+                                  f"contradicts the weights")
+    options = {k: v for k, v in {**stored, **overrides}.items() if k != "num_classes"}
+    return _Plan(name, family, sd, options, {"num_classes": stored.get("num_classes")}, container,
+                 init_only=False, stored_cfg=meta.get("pretrained_cfg") or {})
+
+
+def _plan_foreign_file(path: str, name: str | None, sd: dict, container: str, overrides: dict) -> _Plan:
+    """A file of another producer: the family renames its keys and reads the switches its weights determine; the
+    caller's options win (a contradiction is caught after the build)."""
+    if name is None:
+        raise CheckpointError(f"{path}: is not a tubelet .safetensors file, so it does not say which architecture "
+                              f"it holds; pass the model name")
+    family = get_family(name)
+    sd, producer = family.convert_state_dict(sd, path)
+    arch = family.checkpoint_arch(sd, path)
+    arch.setdefault("num_classes", None)
+    options = dict(overrides)
+    for k in family.checkpoint_switches:
+        if k in arch and k not in options:
+            options[k] = arch[k]
+    options.update(family.resolve_switches(arch, options, path))
+    init_only = family.is_init_source(arch, get_pretrained_cfg(name))
+    return _Plan(name, family, sd, options, arch, f"{container}, {producer}", init_only, producer=producer)
+
+
+def _apply_label_map(plan: _Plan, label_map: str, path: str) -> None:
+    """Select the checkpoint's classifier rows with an official label map (e.g. Kinetics-710 -> Kinetics-400)."""
     from ..labels import load_label_map, load_labels
 
     rows, source, target = load_label_map(label_map)
     n_source = len(load_labels(source))
-    if arch.get("num_classes") != n_source:
+    if plan.arch["num_classes"] != n_source:
         raise CheckpointError(f"{path}: label map {label_map!r} selects rows of a {n_source}-class {source} "
-                              f"classifier, but the checkpoint's classifier has {arch.get('num_classes')} classes")
-    sd = dict(sd)
-    for k, v in sd.items():
-        if k.startswith(family.CLASSIFIER_PREFIXES) and v.ndim >= 1 and v.shape[0] == n_source:
-            sd[k] = v[rows].clone()
-    return sd, {**arch, "num_classes": len(rows)}
+                              f"classifier, but the checkpoint's classifier has {plan.arch['num_classes']} classes")
+    plan.state_dict = {k: v[rows].clone() if k.startswith(plan.family.classifier_prefixes) and v.ndim >= 1
+                       and v.shape[0] == n_source else v for k, v in plan.state_dict.items()}
+    plan.arch = {**plan.arch, "num_classes": len(rows)}
 
 
-def _default_cfg(name: str) -> PretrainedCfg:
-    """The variant's default data contract, from a build on the meta device (allocates nothing)."""
-    with torch.device("meta"):
-        return get_entrypoint(name)().pretrained_cfg
+def _fit_weights(plan: _Plan, model: nn.Module, path: str, drop_head: bool) -> LoadReport:
+    """Fit the planned state dict to the built model (in place) and say what was done.
+
+    Foreign files: the weights must agree with the options the model was built with, then the family fits them
+    (inflation, new modules). The classifier: a checkpoint's classifier of another size is an error unless the
+    caller starts a new one (``drop_head``) or the file only initialises the model; a missing one is then new.
+    """
+    notes: list[str] = []
+    family, sd = plan.family, plan.state_dict
+    if plan.producer is not None:
+        for k, v in plan.arch.items():
+            if k in ("num_classes", "video") or k not in model.model_args:
+                continue
+            if not _same(model.model_args[k], v):
+                raise CheckpointError(f"{path}: the weights have {k}={v}, but {plan.name} with the given options "
+                                      f"has {k}={model.model_args[k]}; this checkpoint does not belong to "
+                                      f"{plan.name}")
+        sd, notes = family.fit_state_dict(sd, plan.arch, model, path)
+    report = LoadReport(path, plan.layout, list(notes))
+    ckpt_classes = plan.arch["num_classes"]
+    if ckpt_classes is not None and ckpt_classes != model.num_classes and not (plan.init_only or drop_head):
+        raise CheckpointError(
+            f"{path}: the classifier has {ckpt_classes} classes but num_classes={model.num_classes} was asked "
+            f"for; pass drop_head=True to start a new {model.num_classes}-class classifier (fine-tuning), or "
+            f"leave num_classes unset to keep the checkpoint's")
+    if drop_head or (plan.init_only and ckpt_classes != model.num_classes):
+        report.dropped = [k for k in sd if k.startswith(family.classifier_prefixes)]
+        sd = {k: v for k, v in sd.items() if k not in report.dropped}
+    if drop_head or plan.init_only:
+        model_sd = model.state_dict()
+        report.new = [k for k in model_sd if k.startswith(family.classifier_prefixes) and k not in sd]
+        sd = {**sd, **{k: model_sd[k] for k in report.new}}
+    plan.state_dict = sd
+    return report
+
+
+def _loaded_cfg(plan: _Plan, model: nn.Module, label_map: str | None) -> PretrainedCfg:
+    """The data contract of the loaded weights: the producer's (foreign files), the label space of a label map,
+    or what a tubelet file stored (its label names only while its classifier is kept)."""
+    cfg = model.pretrained_cfg
+    if plan.producer is not None:
+        cfg = plan.family.cfg_for_producer(cfg, plan.producer)
+    if label_map is not None:
+        from ..labels import load_label_map
+        cfg = cfg.replace(label_names=load_label_map(label_map)[2])
+    if plan.stored_cfg:
+        keep = {k: tuple(v) if isinstance(v, list) else v for k, v in plan.stored_cfg.items()
+                if k in _STORED_CFG_FIELDS}
+        if model.num_classes != plan.stored_cfg.get("num_classes"):
+            keep.pop("label_names", None)
+            keep.pop("class_names", None)
+        cfg = cfg.replace(**keep)
+    return cfg
 
 
 def _load_strict(model: nn.Module, sd: dict, model_sd: dict, path: str, name: str) -> None:
@@ -328,29 +265,6 @@ def _load_strict(model: nn.Module, sd: dict, model_sd: dict, path: str, name: st
                  (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if x]
         raise CheckpointError(f"{path}: does not fit {name}: " + "; ".join(parts))
     model.load_state_dict(sd, strict=True)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Saving
-# ---------------------------------------------------------------------------------------------------------------
-
-def save_model(model: nn.Module, path: str | os.PathLike) -> None:
-    """Save inference weights as tubelet ``.safetensors``: the state dict plus metadata naming the architecture and
-    its options, so ``create_model(checkpoint_path=path)`` rebuilds the model without being told its name."""
-    from safetensors.torch import save_file
-
-    path = os.fspath(path)
-    if not path.endswith(".safetensors"):
-        raise ValueError(f"{path}: tubelet checkpoints are .safetensors files")
-    cfg = getattr(model, "pretrained_cfg", None)
-    if cfg is None or not hasattr(model, "model_args"):
-        raise ValueError("save_model needs a model made by tubelet.create_model")
-    meta = {"format": TUBELET_FORMAT, "format_version": TUBELET_FORMAT_VERSION, "architecture": cfg.architecture,
-            "model_args": json.dumps(model.model_args), "pretrained_cfg": json.dumps(cfg.to_dict())}
-    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = path + ".tmp"
-    save_file(sd, tmp, metadata=meta)
-    os.replace(tmp, path)  # never leave a half-written checkpoint under the final name
 
 
 def count_params(model: nn.Module) -> int:

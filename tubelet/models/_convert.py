@@ -5,14 +5,9 @@ from typing import Mapping
 
 import torch
 
+from ..errors import CheckpointError
+
 __all__ = ["CheckpointError", "find_state_dict", "strip_prefix", "inflate_average"]
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file cannot be read, or its weights do not fit the requested model.
-
-    The message always names the file and, for a mismatch, the missing, unexpected and mis-shaped keys.
-    """
 
 
 #: container keys under which known producers store the weights, in the order they are tried:

@@ -1,7 +1,9 @@
-"""The model registry: variant names -> entrypoints, and the data contract each variant carries.
+"""The model registry: variant names -> entrypoints, their default data contract and their family.
 
 Only model *variants* are looked up by name. An entrypoint is a small function decorated with
-:func:`register_model`; its family module supplies the checkpoint converter (see ``_builder.py``).
+``@register_model(FAMILY, cfg)``: ``FAMILY`` is the :class:`~tubelet.models._family.ModelFamily` of its module (what
+the builder needs to read that family's checkpoints), ``cfg`` the variant's default :class:`PretrainedCfg`, so a
+variant's settings are known without building it.
 """
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ import dataclasses
 import difflib
 import fnmatch
 import inspect
-import sys
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-__all__ = ["PretrainedCfg", "register_model", "list_models", "get_entrypoint", "get_family", "is_model",
+from ..errors import OptionError, UsageError
+
+if TYPE_CHECKING:
+    from ._family import ModelFamily
+
+__all__ = ["PretrainedCfg", "register_model", "list_models", "get_entrypoint", "get_family", "get_pretrained_cfg",
            "resolve_args", "attach_cfg"]
 
 
@@ -82,6 +87,23 @@ class PretrainedCfg:
     def replace(self, **changes) -> "PretrainedCfg":
         return dataclasses.replace(self, **changes)
 
+    def for_options(self, num_frames: int | None = None, img_size: int | None = None,
+                    num_classes: int | None = None) -> "PretrainedCfg":
+        """The contract of the variant built with these options: ``num_frames`` frames per clip, ``img_size``
+        pixels square (the test resize keeps its ratio to the crop), ``num_classes`` rows (another number drops the
+        label list: the rows are no longer those classes)."""
+        cfg = self
+        if num_frames is not None:
+            if not cfg.is_video:
+                raise UsageError(f"{cfg.architecture} is an image model: num_frames does not apply")
+            cfg = cfg.replace(num_frames=num_frames, input_size=(cfg.input_size[0], num_frames, *cfg.input_size[2:]))
+        if img_size is not None and img_size != cfg.input_size[-1]:
+            resize = None if cfg.resize_size is None else int(round(img_size * cfg.resize_size / cfg.input_size[-1]))
+            cfg = cfg.replace(input_size=(*cfg.input_size[:-2], img_size, img_size), resize_size=resize)
+        if num_classes is not None and num_classes != cfg.num_classes:
+            cfg = cfg.replace(num_classes=num_classes, label_names=None, class_names=None)
+        return cfg
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -90,19 +112,32 @@ class PretrainedCfg:
 class _Entry:
     name: str
     fn: Callable
-    family: ModuleType = field(repr=False)
+    family: "ModelFamily" = field(repr=False)
+    cfg: PretrainedCfg = field(repr=False)
 
 
 _ENTRIES: dict[str, _Entry] = {}
 
 
-def register_model(fn: Callable) -> Callable:
-    """Register ``fn`` under its ``__name__``; its module is the family (it provides the checkpoint converter)."""
-    name = fn.__name__
-    if name in _ENTRIES:
-        raise ValueError(f"model {name!r} is registered twice ({_ENTRIES[name].fn.__module__} and {fn.__module__})")
-    _ENTRIES[name] = _Entry(name, fn, sys.modules[fn.__module__])
-    return fn
+def register_model(family: "ModelFamily", cfg: PretrainedCfg) -> Callable[[Callable], Callable]:
+    """Decorator: register the entrypoint under its ``__name__``, with its family and default data contract.
+
+    ::
+
+        @register_model(FAMILY, _video_cfg("uniformer_small"))
+        def uniformer_small(**kwargs) -> UniFormer:
+            ...
+    """
+    def register(fn: Callable) -> Callable:
+        name = fn.__name__
+        if name in _ENTRIES:
+            raise ValueError(f"model {name!r} is registered twice ({_ENTRIES[name].fn.__module__} and "
+                             f"{fn.__module__})")
+        if cfg.architecture != name:
+            raise ValueError(f"model {name!r} is registered with the pretrained_cfg of {cfg.architecture!r}")
+        _ENTRIES[name] = _Entry(name, fn, family, cfg)
+        return fn
+    return register
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -110,15 +145,11 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _ENTRIES if fnmatch.fnmatchcase(n, pattern))
 
 
-def is_model(name: str) -> bool:
-    return name in _ENTRIES
-
-
 def _entry(name: str) -> _Entry:
     if name not in _ENTRIES:
         close = difflib.get_close_matches(name, list(_ENTRIES), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}{hint} (`tubelet models` lists all {len(_ENTRIES)} variants)")
+        raise UsageError(f"unknown model {name!r}{hint} (`tubelet models` lists all {len(_ENTRIES)} variants)")
     return _ENTRIES[name]
 
 
@@ -126,8 +157,17 @@ def get_entrypoint(name: str) -> Callable:
     return _entry(name).fn
 
 
-def get_family(name: str) -> ModuleType:
+def get_family(name: str) -> "ModelFamily":
+    """The :class:`~tubelet.models._family.ModelFamily` the variant belongs to."""
     return _entry(name).family
+
+
+def get_pretrained_cfg(name: str, **options) -> PretrainedCfg:
+    """The variant's data contract, without building it: the registered default, adjusted for the options that
+    change it (``num_frames``, ``img_size``, ``num_classes``; all others leave it as it is)."""
+    cfg = _entry(name).cfg
+    return cfg.for_options(num_frames=options.get("num_frames"), img_size=options.get("img_size"),
+                           num_classes=options.get("num_classes"))
 
 
 def resolve_args(variant: str, cls: type, model_args: dict, args: dict, fixed: tuple[str, ...] = (),
@@ -135,27 +175,28 @@ def resolve_args(variant: str, cls: type, model_args: dict, args: dict, fixed: t
     """All constructor arguments of ``cls`` for a variant: ``args`` over the defaults, tuples as lists.
 
     Raises:
-        TypeError: an option ``cls`` does not take (``extra`` names the other options the variant accepts).
-        ValueError: an option in ``fixed`` that differs from the variant's ``model_args``.
+        OptionError: an option ``cls`` does not take (``extra`` names the other options the variant accepts).
+        UsageError: an option in ``fixed`` that differs from the variant's ``model_args``.
     """
     sig = inspect.signature(cls)
+    valid = sorted(set(sig.parameters) | set(extra))
     unknown = sorted(set(args) - set(sig.parameters))
     if unknown:
-        valid = ", ".join(sorted(set(sig.parameters) | set(extra)))
-        raise TypeError(f"{variant}: unknown option(s) {unknown}; valid options: {valid}")
+        hints = [f"{k} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, valid, n=1)) else k
+                 for k in unknown]
+        raise OptionError(f"{variant}: unknown option(s) {', '.join(hints)}; valid options: {', '.join(valid)}")
     for k in fixed:
         if args[k] != model_args[k]:
-            raise ValueError(f"{variant}: {k}={model_args[k]} is fixed by the variant")
+            raise UsageError(f"{variant}: {k}={model_args[k]} is fixed by the variant")
     bound = sig.bind(**args)
     bound.apply_defaults()
     return {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
 
 
-def attach_cfg(model, cfg: PretrainedCfg, resolved: dict, **data) -> None:
-    """Give a freshly built model its ``pretrained_cfg`` and ``model_args``: ``data`` (frames, sizes) replaces cfg
-    fields; a classifier that differs from the cfg's drops the label list (its rows are no longer those classes)."""
-    cfg = cfg.replace(**data)
-    if model.num_classes != cfg.num_classes:
-        cfg = cfg.replace(num_classes=model.num_classes, label_names=None, class_names=None)
-    model.pretrained_cfg = cfg
+def attach_cfg(model, variant: str, resolved: dict, num_frames: int | None = None,
+               img_size: int | None = None) -> None:
+    """Give a freshly built model its ``pretrained_cfg`` (the variant's registered one for these frames, size and
+    the model's number of classes) and ``model_args`` (``resolved``: every constructor argument)."""
+    model.pretrained_cfg = get_pretrained_cfg(variant, num_frames=num_frames, img_size=img_size,
+                                              num_classes=model.num_classes)
     model.model_args = resolved

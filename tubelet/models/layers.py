@@ -19,9 +19,8 @@ def channels_first_for_cpu_half(x: torch.Tensor) -> torch.Tensor:
     """``x.contiguous()`` when a depthwise convolution would run on a channels-last view in bf16/fp16 on CPU.
 
     The oneDNN depthwise Conv3d shipped with torch 2.13 (CPU) sometimes puts a NaN into one element of the weight
-    gradient when its bf16 input is channels-last (strides of a ``transpose``/``permute``): it depends on the heap,
-    so a run NaNs at step 1 or not depending on what ran before it (seen in tests/engine: 6 of 16 heap layouts
-    failed; 0 of 28 with a channels-first input). The token <-> map reshapes of UniFormer/UniFormerV2 produce such
+    gradient when its bf16 input is channels-last (strides of a ``transpose``/``permute``), depending on the state of
+    the heap; not seen with a channels-first input. The token <-> map reshapes of UniFormer/UniFormerV2 produce such
     views, so on CPU under bf16/fp16 (autocast or a half model) the map is made channels-first before the
     depthwise convolutions. Values are unchanged; GPU, fp32 and inference (no autograd, hence no weight gradient)
     paths are untouched (no copy).

@@ -20,7 +20,7 @@ checkpoints load without renaming. Differences from the original code, none of w
 Checkpoints: PySlowFast ``{"model_state": ...}``, DeiT ``{"model": ...}``, timm ``{"state_dict": ...}``, MMAction2
 ``{"meta", "state_dict"}`` with ``backbone.``/``cls_head.fc_cls.`` keys, and flat state dicts all load strictly. A video
 model created from an *image* checkpoint is initialised by the official rule (average inflation of every 2-D kernel
-over its temporal extent; ``UF: Uniformer.get_pretrained_model``).
+over its temporal extent; the original's ``Uniformer.get_pretrained_model``).
 """
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._convert import CheckpointError, inflate_average, strip_prefix
+from ..errors import CheckpointError, UsageError
+from ._convert import inflate_average, strip_prefix
+from ._family import ModelFamily
 from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, Mlp, channels_first_for_cpu_half, drop_path_rates, init_linear_and_norm
 
@@ -47,7 +49,7 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
 
     UniFormer runs every stage channels-last: the token <-> map reshapes of the patch embeddings and SABlocks are then
     free views, the 1x1 convolutions are one matrix product each (:func:`pointwise`), and oneDNN's depthwise
-    convolutions run 2-17x faster than on channels-first maps (measured on CPU, one thread).
+    convolutions are much faster on CPU than on channels-first maps.
     """
     return x.contiguous(memory_format=torch.channels_last_3d if x.ndim == 5 else torch.channels_last)
 
@@ -57,7 +59,7 @@ def tokens_to_map(x: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 
     Written as ``view`` + ``permute`` rather than ``transpose(1, 2).reshape(shape)``: the latter gives size-1 axes
     (B = 1, T = 1) arbitrary strides, and oneDNN then fails to recognise the map as channels-last and returns
-    channels-first outputs (measured: a 3x3x3 depthwise conv 0.5 ms channels-last vs 8.7 ms channels-first).
+    channels-first outputs, on which its depthwise convolutions are much slower.
     """
     B, C, *grid = shape
     return x.view(B, *grid, C).permute(0, len(grid) + 1, *range(1, len(grid) + 1))
@@ -67,8 +69,8 @@ def pointwise(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``conv(x)`` for a 1x1(x1) convolution, as one ``Linear`` over the positions of a channels-last map.
 
     PyTorch sends a 1x1 convolution of a small batch on one CPU thread to its unfold + GEMM fallback, which copies
-    the input and pre-fills the output with the bias (~1.7x the time of the bare product, measured); a channels-last
-    map is already a ``(positions, C)`` matrix. Same weights, same result up to summation order; a channels-first map
+    the input and pre-fills the output with the bias: slower than the bare product; a channels-last map is
+    already a ``(positions, C)`` matrix. Same weights, same result up to summation order; a channels-first map
     goes through ``conv``.
     """
     perm, back = ((0, 2, 3, 4, 1), (0, 4, 1, 2, 3)) if x.ndim == 5 else ((0, 2, 3, 1), (0, 3, 1, 2))
@@ -278,18 +280,18 @@ class UniFormer(nn.Module):
         super().__init__()
         depth, embed_dim = list(depth), list(embed_dim)
         if len(depth) != 4 or len(embed_dim) != 4:
-            raise ValueError(f"UniFormer has 4 stages: got depth={depth}, embed_dim={embed_dim}")
+            raise UsageError(f"UniFormer has 4 stages: got depth={depth}, embed_dim={embed_dim}")
         if any(d % head_dim for d in embed_dim[2:]):
-            raise ValueError(f"embed_dim {embed_dim[2:]} of the attention stages must be multiples of "
+            raise UsageError(f"embed_dim {embed_dim[2:]} of the attention stages must be multiples of "
                              f"head_dim={head_dim}")
         if split:
-            raise ValueError("split=True (SplitSABlock) is not implemented: no released UniFormer uses it")
+            raise UsageError("split=True (SplitSABlock) is not implemented: no released UniFormer uses it")
         if representation_size:
-            raise ValueError("representation_size is not supported (the original code path is broken)")
+            raise UsageError("representation_size is not supported (the original code path is broken)")
         if video and conv_stem:
-            raise ValueError("conv_stem exists only in the image UniFormer-S+ models, not in video models")
+            raise UsageError("conv_stem exists only in the image UniFormer-S+ models, not in video models")
         if not video and std:
-            raise ValueError("std=True (3x2x2 patch embeddings) applies to video models only")
+            raise UsageError("std=True (3x2x2 patch embeddings) applies to video models only")
         self.video = video
         self.num_classes = num_classes
         self.num_features = embed_dim[-1]
@@ -327,6 +329,15 @@ class UniFormer(nn.Module):
         return set()
 
     @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Parameter groups for layer-wise lr decay and FSDP wrapping (timm's convention): ``stem`` is layer 0;
+        ``blocks`` patterns give each block an ordinal (stage, block); a stage's patch embedding joins its first
+        block; names matching neither (final norm, heads) are the top layer. ``coarse``: one group per stage."""
+        if coarse:
+            return dict(stem=r"^patch_embed1\.", blocks=r"^(?:blocks|patch_embed)(\d+)\.")
+        return dict(stem=r"^patch_embed1\.", blocks=[(r"^blocks(\d+)\.(\d+)\.", None), (r"^patch_embed(\d+)\.", (0,))])
+
+    @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute every block in the backward pass (activation memory for compute); outputs are unchanged."""
         self.use_checkpoint = enable
@@ -347,14 +358,14 @@ class UniFormer(nn.Module):
         want = 5 if self.video else 4
         layout = "(B, C, T, H, W)" if self.video else "(B, C, H, W)"
         if x.ndim != want:
-            raise ValueError(f"{'video' if self.video else 'image'} UniFormer expects a {want}-D tensor {layout}, "
+            raise UsageError(f"{'video' if self.video else 'image'} UniFormer expects a {want}-D tensor {layout}, "
                              f"got shape {tuple(x.shape)}")
         in_chans = self.patch_embed1.proj.weight.shape[1] if not isinstance(self.patch_embed1.proj, nn.Sequential) \
             else self.patch_embed1.proj[0].weight.shape[1]
         if x.shape[1] != in_chans:
-            raise ValueError(f"expected {in_chans} input channels in {layout}, got shape {tuple(x.shape)}")
+            raise UsageError(f"expected {in_chans} input channels in {layout}, got shape {tuple(x.shape)}")
         if min(x.shape[-2:]) < 32:
-            raise ValueError(f"H and W must be at least 32 (the network downsamples by 32), got {tuple(x.shape)}")
+            raise UsageError(f"H and W must be at least 32 (the network downsamples by 32), got {tuple(x.shape)}")
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone: ``(B, C, T, H, W)`` -> normalised last-stage map ``(B, 512, T/2, H/32, W/32)`` (video), or
@@ -491,6 +502,12 @@ def is_init_source(arch: dict, cfg: PretrainedCfg) -> bool:
     return cfg.is_video and not arch["video"]
 
 
+FAMILY = ModelFamily(
+    name="uniformer", convert_state_dict=convert_state_dict, checkpoint_arch=checkpoint_arch,
+    classifier_prefixes=CLASSIFIER_PREFIXES, checkpoint_switches=CHECKPOINT_SWITCHES, runtime_args=RUNTIME_ARGS,
+    fit_state_dict=fit_state_dict, is_init_source=is_init_source, cfg_for_producer=cfg_for_producer)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Variants
 # --------------------------------------------------------------------------------------------------------------
@@ -520,58 +537,81 @@ def _image_cfg(name: str, **kw) -> PretrainedCfg:
         notes="ImageNet-1K; used to initialise the video models by 2-D -> 3-D inflation.", **kw)
 
 
-def _create_uniformer(variant: str, cfg: PretrainedCfg, model_args: dict, **kwargs) -> UniFormer:
+def _create_uniformer(variant: str, model_args: dict, **kwargs) -> UniFormer:
+    """Build ``variant``: its ``model_args`` with the caller's options (official SlowFast names accepted) on top;
+    ``num_frames`` / ``img_size`` change the data contract only."""
     kwargs = {_ALIASES.get(k, k): v for k, v in kwargs.items()}
     num_frames = kwargs.pop("num_frames", None)
     img_size = kwargs.pop("img_size", None)
-    resolved = resolve_args(variant, UniFormer, model_args, {"num_classes": cfg.num_classes, **model_args, **kwargs},
+    resolved = resolve_args(variant, UniFormer, model_args, {"num_classes": _CFGS[variant].num_classes,
+                                                             **model_args, **kwargs},
                             fixed=("video",), extra={"num_frames", "img_size", *_ALIASES})
     model = UniFormer(**resolved)
-    # Data contract: frames / resolution overrides change what the preprocessing feeds the model.
-    size = resolved["img_size"] = img_size or cfg.input_size[-1]
+    cfg = _CFGS[variant].for_options(num_frames, img_size)
+    resolved["img_size"] = cfg.input_size[-1]
     if model.video:
-        frames = resolved["num_frames"] = num_frames or cfg.num_frames
-        data = dict(input_size=(3, frames, size, size), num_frames=frames, resize_size=size)  # short side = crop
-    elif num_frames is not None:
-        raise ValueError(f"{variant} is an image model: num_frames does not apply")
-    else:
-        data = dict(input_size=(3, size, size), resize_size=int(round(size * 256 / 224)))
-    attach_cfg(model, cfg, resolved, **data)
+        resolved["num_frames"] = cfg.num_frames
+    attach_cfg(model, variant, resolved, num_frames=num_frames, img_size=img_size)
     return model
-
-
-def _register(name: str, cfg_fn, doc: str, **model_args):
-    def entrypoint(**kwargs) -> UniFormer:
-        return _create_uniformer(name, cfg_fn(name), model_args, **kwargs)
-    entrypoint.__name__ = entrypoint.__qualname__ = name
-    entrypoint.__module__ = __name__
-    entrypoint.__doc__ = doc
-    return register_model(entrypoint)
 
 
 _S = dict(depth=(3, 4, 8, 3), embed_dim=(64, 128, 320, 512))
 _SP = dict(depth=(3, 5, 9, 3), embed_dim=(64, 128, 320, 512))
 _B = dict(depth=(5, 8, 20, 7), embed_dim=(64, 128, 320, 512))
+_CFGS = {name: make(name) for make, names in (
+    (_video_cfg, ("uniformer_small", "uniformer_base")),
+    (_image_cfg, ("uniformer_small_2d", "uniformer_small_plus_2d", "uniformer_small_plus_dim64_2d",
+                  "uniformer_base_2d", "uniformer_base_ls_2d", "uniformer_large_ls_2d"))) for name in names}
 
-uniformer_small = _register("uniformer_small", _video_cfg, "UniFormer-S video (21.4M params with 400 classes).",
-                            video=True, head_dim=64, **_S)
-uniformer_base = _register("uniformer_base", _video_cfg, "UniFormer-B video (49.8M params with 400 classes).",
-                           video=True, head_dim=64, **_B)
-uniformer_small_2d = _register("uniformer_small_2d", _image_cfg, "UniFormer-S image (IN-1K 82.9).",
-                               video=False, head_dim=64, **_S)
-uniformer_small_plus_2d = _register("uniformer_small_plus_2d", _image_cfg,
-                                    "UniFormer-S+ image: conv stem, head_dim 32 (IN-1K 83.4).",
-                                    video=False, head_dim=32, conv_stem=True, **_SP)
-uniformer_small_plus_dim64_2d = _register("uniformer_small_plus_dim64_2d", _image_cfg,
-                                          "UniFormer-S+ image with head_dim 64 (IN-1K 83.4).",
-                                          video=False, head_dim=64, conv_stem=True, **_SP)
-uniformer_base_2d = _register("uniformer_base_2d", _image_cfg, "UniFormer-B image (IN-1K 83.8).",
-                              video=False, head_dim=64, **_B)
-uniformer_base_ls_2d = _register("uniformer_base_ls_2d", _image_cfg,
-                                 "UniFormer-B image with layer scale in the attention blocks (IN-1K 83.9).",
-                                 video=False, head_dim=64, layer_scale=True, **_B)
-uniformer_large_ls_2d = _register("uniformer_large_ls_2d", _image_cfg,
-                                  "UniFormer-L image, token labeling: layer scale everywhere and an auxiliary token "
-                                  "head (IN-1K 85.6).",
-                                  video=False, head_dim=64, layer_scale=True, cblock_layer_scale=True, aux_head=True,
-                                  depth=(5, 10, 24, 7), embed_dim=(128, 192, 448, 640))
+
+@register_model(FAMILY, _CFGS["uniformer_small"])
+def uniformer_small(**kwargs) -> UniFormer:
+    """UniFormer-S video (21.4M params with 400 classes)."""
+    return _create_uniformer("uniformer_small", dict(video=True, head_dim=64, **_S), **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_base"])
+def uniformer_base(**kwargs) -> UniFormer:
+    """UniFormer-B video (49.8M params with 400 classes)."""
+    return _create_uniformer("uniformer_base", dict(video=True, head_dim=64, **_B), **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_small_2d"])
+def uniformer_small_2d(**kwargs) -> UniFormer:
+    """UniFormer-S image (IN-1K 82.9)."""
+    return _create_uniformer("uniformer_small_2d", dict(video=False, head_dim=64, **_S), **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_small_plus_2d"])
+def uniformer_small_plus_2d(**kwargs) -> UniFormer:
+    """UniFormer-S+ image: conv stem, head_dim 32 (IN-1K 83.4)."""
+    return _create_uniformer("uniformer_small_plus_2d", dict(video=False, head_dim=32, conv_stem=True, **_SP),
+                             **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_small_plus_dim64_2d"])
+def uniformer_small_plus_dim64_2d(**kwargs) -> UniFormer:
+    """UniFormer-S+ image with head_dim 64 (IN-1K 83.4)."""
+    return _create_uniformer("uniformer_small_plus_dim64_2d", dict(video=False, head_dim=64, conv_stem=True, **_SP),
+                             **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_base_2d"])
+def uniformer_base_2d(**kwargs) -> UniFormer:
+    """UniFormer-B image (IN-1K 83.8)."""
+    return _create_uniformer("uniformer_base_2d", dict(video=False, head_dim=64, **_B), **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_base_ls_2d"])
+def uniformer_base_ls_2d(**kwargs) -> UniFormer:
+    """UniFormer-B image with layer scale in the attention blocks (IN-1K 83.9)."""
+    return _create_uniformer("uniformer_base_ls_2d", dict(video=False, head_dim=64, layer_scale=True, **_B), **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_large_ls_2d"])
+def uniformer_large_ls_2d(**kwargs) -> UniFormer:
+    """UniFormer-L image, token labeling: layer scale everywhere and an auxiliary token head (IN-1K 85.6)."""
+    return _create_uniformer("uniformer_large_ls_2d", dict(video=False, head_dim=64, layer_scale=True,
+                                                           cblock_layer_scale=True, aux_head=True,
+                                                           depth=(5, 10, 24, 7), embed_dim=(128, 192, 448, 640)),
+                             **kwargs)

@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._convert import CheckpointError, strip_prefix
+from ..errors import CheckpointError, UsageError
+from ._convert import strip_prefix
+from ._family import ModelFamily
 from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, channels_first_for_cpu_half, drop_path_rates
 
@@ -177,7 +179,7 @@ class Transformer(nn.Module):
                                                               └────────────▶ video token ─(1-w)·tok + w·res─▶ proj
     """
 
-    def __init__(self, width: int, layers: int, heads: int, backbone_drop_path_rate: float, dw_reduction: float,
+    def __init__(self, *, width: int, layers: int, heads: int, backbone_drop_path_rate: float, dw_reduction: float,
                  no_lmhra: bool, double_lmhra: bool, return_list: Sequence[int], n_layers: int, n_dim: int,
                  n_head: int, mlp_factor: float, drop_path_rate: float, mlp_dropout: Sequence[float],
                  cls_dropout: float, num_classes: int, frozen: bool, fusion: str):
@@ -295,21 +297,21 @@ class UniFormerV2(nn.Module):
         return_list = list(return_list)
         n_layers = len(return_list) if n_layers is None else n_layers
         if len(return_list) != n_layers:
-            raise ValueError(f"return_list {return_list} must have n_layers={n_layers} entries")
+            raise UsageError(f"return_list {return_list} must have n_layers={n_layers} entries")
         if any(not 0 <= i < layers for i in return_list) or sorted(set(return_list)) != return_list:
-            raise ValueError(f"return_list {return_list} must be increasing block indices in [0, {layers})")
+            raise UsageError(f"return_list {return_list} must be increasing block indices in [0, {layers})")
         if n_dim != width:
-            raise ValueError(f"n_dim={n_dim} must equal the ViT width {width} (the global blocks read its tokens)")
+            raise UsageError(f"n_dim={n_dim} must equal the ViT width {width} (the global blocks read its tokens)")
         if width % heads or n_dim % n_head:
-            raise ValueError(f"width {width} / n_dim {n_dim} must be multiples of heads {heads} / n_head {n_head}")
+            raise UsageError(f"width {width} / n_dim {n_dim} must be multiples of heads {heads} / n_head {n_head}")
         if input_resolution % patch_size:
-            raise ValueError(f"input_resolution {input_resolution} is not a multiple of patch_size {patch_size}")
+            raise UsageError(f"input_resolution {input_resolution} is not a multiple of patch_size {patch_size}")
         if fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+            raise UsageError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
         if isinstance(mlp_dropout, (int, float)):
             mlp_dropout = [float(mlp_dropout)] * n_layers
         if len(mlp_dropout) != n_layers:
-            raise ValueError(f"mlp_dropout has {len(mlp_dropout)} entries for n_layers={n_layers}")
+            raise UsageError(f"mlp_dropout has {len(mlp_dropout)} entries for n_layers={n_layers}")
         self.input_resolution, self.patch_size = input_resolution, patch_size
         self.num_classes, self.num_features = num_classes, n_dim
         self.frozen = frozen
@@ -322,9 +324,11 @@ class UniFormerV2(nn.Module):
         self.positional_embedding = nn.Parameter(scale * torch.randn((input_resolution // patch_size) ** 2 + 1,
                                                                      width))
         self.ln_pre = LayerNorm(width)
-        self.transformer = Transformer(width, layers, heads, backbone_drop_path_rate, dw_reduction, no_lmhra,
-                                       double_lmhra, return_list, n_layers, n_dim, n_head, mlp_factor,
-                                       drop_path_rate, mlp_dropout, cls_dropout, num_classes, frozen, fusion)
+        self.transformer = Transformer(
+            width=width, layers=layers, heads=heads, backbone_drop_path_rate=backbone_drop_path_rate,
+            dw_reduction=dw_reduction, no_lmhra=no_lmhra, double_lmhra=double_lmhra, return_list=return_list,
+            n_layers=n_layers, n_dim=n_dim, n_head=n_head, mlp_factor=mlp_factor, drop_path_rate=drop_path_rate,
+            mlp_dropout=mlp_dropout, cls_dropout=cls_dropout, num_classes=num_classes, frozen=frozen, fusion=fusion)
         if use_checkpoint:
             self.set_grad_checkpointing(True, checkpoint_num)
         if frozen:
@@ -338,6 +342,14 @@ class UniFormerV2(nn.Module):
     def no_weight_decay(self) -> set[str]:
         """None beyond the 1-D rule (the original decays positional_embedding and temporal_cls_token)."""
         return set()
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Parameter groups for layer-wise lr decay and FSDP wrapping (timm's convention): the CLIP embeddings are
+        layer 0, each CLIP block one layer; the global UniBlocks, the fusion and the head (matching neither) are the
+        top layer. The CLIP blocks are the groups at either granularity."""
+        return dict(stem=r"^(?:conv1|class_embedding|positional_embedding|ln_pre)(?:\.|$)",
+                    blocks=r"^transformer\.resblocks\.(\d+)\.")
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True, checkpoint_num: int | None = None) -> None:
@@ -357,9 +369,9 @@ class UniFormerV2(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 3, T, H, W)`` -> the fused video feature ``(B, n_dim)`` that enters ``proj``."""
         if x.ndim != 5 or x.shape[1] != 3:
-            raise ValueError(f"UniFormerV2 expects (B, 3, T, H, W), got shape {tuple(x.shape)}")
+            raise UsageError(f"UniFormerV2 expects (B, 3, T, H, W), got shape {tuple(x.shape)}")
         if x.shape[-2:] != (self.input_resolution,) * 2:
-            raise ValueError(f"UniFormerV2 with input_resolution={self.input_resolution} expects "
+            raise UsageError(f"UniFormerV2 with input_resolution={self.input_resolution} expects "
                              f"{self.input_resolution}x{self.input_resolution} frames (its positional embedding is "
                              f"fixed), got {tuple(x.shape[-2:])}")
         x = self.conv1(x)  # B, C, T', h, w
@@ -482,8 +494,10 @@ def is_init_source(arch: dict, cfg: PretrainedCfg) -> bool:
     return arch["clip"]
 
 
-def cfg_for_producer(cfg: PretrainedCfg, producer: str) -> PretrainedCfg:
-    return cfg
+FAMILY = ModelFamily(
+    name="uniformerv2", convert_state_dict=convert_state_dict, checkpoint_arch=checkpoint_arch,
+    classifier_prefixes=CLASSIFIER_PREFIXES, checkpoint_switches=CHECKPOINT_SWITCHES, runtime_args=RUNTIME_ARGS,
+    fit_state_dict=fit_state_dict, is_init_source=is_init_source)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -504,35 +518,39 @@ def _cfg(name: str, size: int) -> PretrainedCfg:
               "Normalisation 0.45/0.225 (SlowFast), not CLIP's; segment sampling; softmax per view, then summed.")
 
 
-def _create_uniformerv2(variant: str, cfg: PretrainedCfg, model_args: dict, **kwargs) -> UniFormerV2:
+def _create_uniformerv2(variant: str, model_args: dict, **kwargs) -> UniFormerV2:
+    """Build ``variant``: the CLIP ViT of ``model_args`` (fixed) with the caller's options; ``num_frames`` changes
+    the data contract only (the model takes any T)."""
     num_frames = kwargs.pop("num_frames", None)
-    resolved = resolve_args(variant, UniFormerV2, model_args,
-                            {"num_classes": cfg.num_classes, **model_args, **kwargs},
+    resolved = resolve_args(variant, UniFormerV2, model_args, {"num_classes": 400, **model_args, **kwargs},
                             fixed=("input_resolution", "patch_size", "width", "layers"), extra={"num_frames"})
     model = UniFormerV2(**resolved)
     tr = model.transformer
     resolved.update(return_list=tr.return_list, n_layers=len(tr.dec), n_dim=model.num_features,
                     n_head=tr.dec[0].attn.num_heads if len(tr.dec) else resolved["n_head"] or resolved["heads"],
                     mlp_dropout=[blk.mlp.dropout.p for blk in tr.dec])
-    frames = resolved["num_frames"] = num_frames or cfg.num_frames
-    size = model.input_resolution
-    attach_cfg(model, cfg, resolved, input_size=(3, frames, size, size), num_frames=frames)
+    attach_cfg(model, variant, resolved, num_frames=num_frames)
+    resolved["num_frames"] = model.pretrained_cfg.num_frames
     return model
 
 
-def _register(name: str, doc: str, **model_args):
-    def entrypoint(**kwargs) -> UniFormerV2:
-        return _create_uniformerv2(name, _cfg(name, model_args["input_resolution"]), model_args, **kwargs)
-    entrypoint.__name__ = entrypoint.__qualname__ = name
-    entrypoint.__module__ = __name__
-    entrypoint.__doc__ = doc
-    return register_model(entrypoint)
+_B16 = dict(input_resolution=224, patch_size=16, width=768, layers=12, heads=12)
+_L14 = dict(input_resolution=224, patch_size=14, width=1024, layers=24, heads=16)
 
 
-uniformerv2_b16 = _register("uniformerv2_b16", "UniFormerV2-B/16 on CLIP ViT-B/16 (115M params, K400 config).",
-                            input_resolution=224, patch_size=16, width=768, layers=12, heads=12)
-uniformerv2_l14 = _register("uniformerv2_l14", "UniFormerV2-L/14 on CLIP ViT-L/14 (354M params, K400 config).",
-                            input_resolution=224, patch_size=14, width=1024, layers=24, heads=16)
-uniformerv2_l14_336 = _register("uniformerv2_l14_336",
-                                "UniFormerV2-L/14@336 on CLIP ViT-L/14@336px (354M params, K400 config).",
-                                input_resolution=336, patch_size=14, width=1024, layers=24, heads=16)
+@register_model(FAMILY, _cfg("uniformerv2_b16", 224))
+def uniformerv2_b16(**kwargs) -> UniFormerV2:
+    """UniFormerV2-B/16 on CLIP ViT-B/16 (115M params, K400 config)."""
+    return _create_uniformerv2("uniformerv2_b16", _B16, **kwargs)
+
+
+@register_model(FAMILY, _cfg("uniformerv2_l14", 224))
+def uniformerv2_l14(**kwargs) -> UniFormerV2:
+    """UniFormerV2-L/14 on CLIP ViT-L/14 (354M params, K400 config)."""
+    return _create_uniformerv2("uniformerv2_l14", _L14, **kwargs)
+
+
+@register_model(FAMILY, _cfg("uniformerv2_l14_336", 336))
+def uniformerv2_l14_336(**kwargs) -> UniFormerV2:
+    """UniFormerV2-L/14@336 on CLIP ViT-L/14@336px (354M params, K400 config)."""
+    return _create_uniformerv2("uniformerv2_l14_336", {**_L14, "input_resolution": 336}, **kwargs)

@@ -26,7 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._convert import CheckpointError, strip_prefix
+from ..errors import CheckpointError, UsageError
+from ._convert import strip_prefix
+from ._family import ModelFamily
 from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, Mlp, drop_path_rates, init_linear_and_norm
 
@@ -161,7 +163,7 @@ class WindowAttention3D(nn.Module):
                 attn = (attn.view(B, -1, h, N, N) + mask.unsqueeze(1).to(q.dtype)).view(BW, h, N, N)
             return self.proj_drop(self.proj((attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(BW, N, C)))
         # A mask of shape (1, h, N, N) is broadcast over the windows by SDPA's CPU flash kernel without copying it;
-        # an expanded (stride-0) one is copied, and a 3-D or 5-D one takes a 3-4x slower path (measured). Per-window
+        # an expanded (stride-0) one is copied, and a 3-D or 5-D one takes a much slower path. Per-window
         # shift masks are therefore never passed here outside export: the block groups windows by mask instead.
         if mask is not None and mask.ndim != 2:
             raise ValueError(f"expected a (N, N) mask shared by all windows, got shape {tuple(mask.shape)}")
@@ -330,12 +332,12 @@ class SwinTransformer3D(nn.Module):
                  num_classes: int = 400, dropout_ratio: float = 0.5, use_checkpoint: bool = False):
         super().__init__()
         if len(depths) != len(num_heads):
-            raise ValueError(f"depths {list(depths)} and num_heads {list(num_heads)} need one entry per stage")
+            raise UsageError(f"depths {list(depths)} and num_heads {list(num_heads)} need one entry per stage")
         if len(window_size) != 3 or len(patch_size) != 3:
-            raise ValueError(f"window_size and patch_size are (T, H, W) triples, got {window_size}, {patch_size}")
+            raise UsageError(f"window_size and patch_size are (T, H, W) triples, got {window_size}, {patch_size}")
         for i, h in enumerate(num_heads):
             if (embed_dim * 2 ** i) % h:
-                raise ValueError(f"stage {i} width {embed_dim * 2 ** i} is not a multiple of num_heads {h}")
+                raise UsageError(f"stage {i} width {embed_dim * 2 ** i} is not a multiple of num_heads {h}")
         self.num_classes, self.frozen_stages = num_classes, frozen_stages
         self.num_features = int(embed_dim * 2 ** (len(depths) - 1))
         self.patch_embed = PatchEmbed3D(patch_size, in_chans, embed_dim, patch_norm)
@@ -376,6 +378,16 @@ class SwinTransformer3D(nn.Module):
         return {n for n, _ in self.named_parameters() if "relative_position_bias_table" in n or "norm" in n}
 
     @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """Parameter groups for layer-wise lr decay and FSDP wrapping (timm's convention): the patch embedding is
+        layer 0, each block one layer (stage, block), a stage's patch merging one layer after its blocks; the final
+        norm and the head (matching neither) are the top layer. ``coarse``: one group per stage."""
+        if coarse:
+            return dict(stem=r"^patch_embed\.", blocks=r"^layers\.(\d+)\.")
+        return dict(stem=r"^patch_embed\.", blocks=[(r"^layers\.(\d+)\.blocks\.(\d+)\.", None),
+                                                    (r"^layers\.(\d+)\.downsample\.", (99999,))])
+
+    @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         for layer in self.layers:
             layer.use_checkpoint = enable
@@ -394,7 +406,7 @@ class SwinTransformer3D(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 3, T, H, W)`` -> normalised last-stage map ``(B, 8C, T/2, H/32, W/32)`` (rounded up)."""
         if x.ndim != 5 or x.shape[1] != self.patch_embed.proj.in_channels:
-            raise ValueError(f"Video Swin expects (B, {self.patch_embed.proj.in_channels}, T, H, W), "
+            raise UsageError(f"Video Swin expects (B, {self.patch_embed.proj.in_channels}, T, H, W), "
                              f"got shape {tuple(x.shape)}")
         x = self.pos_drop(self.patch_embed(x))
         for layer in self.layers:
@@ -512,10 +524,6 @@ def is_init_source(arch: dict, cfg: PretrainedCfg) -> bool:
     return not arch["video"]
 
 
-def cfg_for_producer(cfg: PretrainedCfg, producer: str) -> PretrainedCfg:
-    return cfg
-
-
 def resolve_switches(arch: dict, overrides: dict, path: str) -> dict:
     """The window size: an explicit ``window_size`` must fit the table; otherwise the single square-window candidate,
     or the variant's when it is among several; otherwise a clear error asking for ``window_size=``."""
@@ -536,6 +544,12 @@ def resolve_switches(arch: dict, overrides: dict, path: str) -> dict:
                           f"pass window_size=(T, H, W)")
 
 
+FAMILY = ModelFamily(
+    name="video_swin", convert_state_dict=convert_state_dict, checkpoint_arch=checkpoint_arch,
+    classifier_prefixes=CLASSIFIER_PREFIXES, checkpoint_switches=CHECKPOINT_SWITCHES, runtime_args=RUNTIME_ARGS,
+    resolve_switches=resolve_switches, fit_state_dict=fit_state_dict, is_init_source=is_init_source)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Variants
 # --------------------------------------------------------------------------------------------------------------
@@ -554,38 +568,39 @@ def _cfg(name: str) -> PretrainedCfg:
 
 
 def _create_video_swin(variant: str, model_args: dict, **kwargs) -> SwinTransformer3D:
-    cfg = _cfg(variant)
+    """Build ``variant``: ``model_args`` with the caller's options on top; ``num_frames`` changes the data contract
+    only (the model takes any T, H, W)."""
     num_frames = kwargs.pop("num_frames", None)
-    resolved = resolve_args(variant, SwinTransformer3D, model_args,
-                            {"num_classes": cfg.num_classes, **model_args, **kwargs}, extra={"num_frames"})
+    resolved = resolve_args(variant, SwinTransformer3D, model_args, {"num_classes": 400, **model_args, **kwargs},
+                            extra={"num_frames"})
     model = SwinTransformer3D(**resolved)
-    frames = resolved["num_frames"] = num_frames or cfg.num_frames
-    attach_cfg(model, cfg, resolved, input_size=(3, frames, 224, 224), num_frames=frames)
+    attach_cfg(model, variant, resolved, num_frames=num_frames)
+    resolved["num_frames"] = model.pretrained_cfg.num_frames
     return model
 
 
-@register_model
+@register_model(FAMILY, _cfg("swin3d_tiny"))
 def swin3d_tiny(**kwargs) -> SwinTransformer3D:
     """Swin-T, window (8,7,7): 28.2M params with 400 classes (K400 78.8)."""
     return _create_video_swin("swin3d_tiny", dict(embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),
                                                   drop_path_rate=0.1), **kwargs)
 
 
-@register_model
+@register_model(FAMILY, _cfg("swin3d_small"))
 def swin3d_small(**kwargs) -> SwinTransformer3D:
     """Swin-S, window (8,7,7): 49.8M params (K400 80.6)."""
     return _create_video_swin("swin3d_small", dict(embed_dim=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24),
                                                    drop_path_rate=0.1), **kwargs)
 
 
-@register_model
+@register_model(FAMILY, _cfg("swin3d_base"))
 def swin3d_base(**kwargs) -> SwinTransformer3D:
     """Swin-B, window (8,7,7) (SSv2: window_size=(16,7,7)): 88.0M params (K400 80.6 / 82.7 from IN-22K)."""
     return _create_video_swin("swin3d_base", dict(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32),
                                                   drop_path_rate=0.3), **kwargs)
 
 
-@register_model
+@register_model(FAMILY, _cfg("swin3d_large"))
 def swin3d_large(**kwargs) -> SwinTransformer3D:
     """Swin-L, window (8,7,7): 197M params (MMAction2 K400 83.5 from IN-22K)."""
     return _create_video_swin("swin3d_large", dict(embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48),
