@@ -84,3 +84,22 @@ def test_cli_keeps_freed_memory_unless_told_not_to(env, kept):
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env={**os.environ, "TUBELET_KEEP_FREED_MEMORY": env})
     assert json.loads(out.stdout)["keep_freed_memory"] is kept
+
+
+_SUBNORMAL = """
+import sys, torch
+from tubelet.runtime import apply_cli_defaults
+apply_cli_defaults()
+print(float(torch.tensor([1e-39]) * 1.0))
+"""
+
+
+@pytest.mark.parametrize("env,flushed", [("1", True), ("0", False)])
+def test_cli_flushes_subnormals_unless_told_not_to(env, flushed):
+    """The command's process settings treat subnormal floats as zero (they send x86 AVX2 kernels down a slow path
+    during training); TUBELET_FLUSH_DENORMAL=0 keeps IEEE behaviour. A fresh process each: the flags are
+    process-wide."""
+    out = subprocess.run([sys.executable, "-c", _SUBNORMAL], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TUBELET_FLUSH_DENORMAL": env})
+    assert (float(out.stdout.split()[-1]) == 0.0) is flushed
+

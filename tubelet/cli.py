@@ -261,7 +261,8 @@ def cmd_train(args) -> int:
               f"dry run OK: {result['model']} ({result['trainable_params']:,} trainable parameters, "
               f"{result['param_groups']} parameter groups); full clip {result['full_clip']} shape-checked; one step "
               f"on {result['step_clip']} -> loss {result['loss']:.4f}; checkpoint "
-              f"{'loaded' if result['checkpoint_loaded'] else 'not loaded'}; {result['seconds']} s")
+              f"{'loaded' if result['checkpoint_loaded'] else 'not loaded'}; {result['seconds']} s"
+              + (f"\nnote: {result['amp_fallback']}" if result.get("amp_fallback") else ""))
         return 0 if result["finite"] else 1
     out = args.out or str(Path("runs") / Path(args.config).stem)
     result = train(cfg, out, resume=args.resume)
