@@ -547,11 +547,10 @@ def _create_uniformer(variant: str, model_args: dict, **kwargs) -> UniFormer:
                                                              **model_args, **kwargs},
                             fixed=("video",), extra={"num_frames", "img_size", *_ALIASES})
     model = UniFormer(**resolved)
-    cfg = _CFGS[variant].for_options(num_frames, img_size)
-    resolved["img_size"] = cfg.input_size[-1]
-    if model.video:
-        resolved["num_frames"] = cfg.num_frames
     attach_cfg(model, variant, resolved, num_frames=num_frames, img_size=img_size)
+    resolved["img_size"] = model.pretrained_cfg.input_size[-1]
+    if model.video:
+        resolved["num_frames"] = model.pretrained_cfg.num_frames
     return model
 
 
