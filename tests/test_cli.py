@@ -317,7 +317,7 @@ def test_set_has_one_grammar_for_every_command(monkeypatch, capsys, tmp_path):
         outputs.append(json.loads(capsys.readouterr().out))
     options = {"depth": [1, 1, 1, 1], "embed_dim": [16, 32, 64, 128], "head_dim": 16, "num_frames": 4,
                "drop_path_rate": 1e-4, "qkv_bias": True}
-    assert seen[0] == seen[1] == {"checkpoint_path": None, **options}
+    assert seen[0] == seen[1] == {"checkpoint_path": None, "pretrained": False, **options}
     assert isinstance(seen[0]["drop_path_rate"], float)  # 1e-4 is a number, as in JSON (YAML 1.1 reads a string)
     assert [r["topk"] for r in outputs[0]] == [r["topk"] for r in outputs[1]]
     # the same pairs, read as a run config, give the same model options

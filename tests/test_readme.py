@@ -29,3 +29,11 @@ def test_flops_table_is_generated():
     text = (ROOT / "README.md").read_text()
     table = re.search(r"<!-- flops:begin -->\n(.*?)\n<!-- flops:end -->", text, re.S).group(1)
     assert table == published_flops_table(), "README FLOPs table is stale: paste `tubelet flops --published`"
+
+
+def test_pretrained_table_is_generated():
+    from tubelet.cli import pretrained_table
+    text = (ROOT / "README.md").read_text()
+    table = re.search(r"<!-- pretrained:begin -->\n(.*?)\n<!-- pretrained:end -->", text, re.S).group(1)
+    assert table == pretrained_table(markdown=True, local=False), \
+        "README released-weights table is stale: paste `tubelet models --pretrained --markdown`"

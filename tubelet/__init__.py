@@ -2,11 +2,11 @@
 from .data import read_video
 from .errors import (AnnotationError, CheckpointError, ConfigError, DependencyError, OptionError, TubeletError,
                      UsageError, VideoDecodeError)
-from .models import (LoadReport, PretrainedCfg, count_params, create_model, list_models,
+from .models import (LoadReport, PretrainedCfg, count_params, create_model, list_models, list_pretrained,
                      save_model)
 
 __version__ = "0.1.0"
 
 __all__ = ["AnnotationError", "CheckpointError", "ConfigError", "DependencyError", "LoadReport", "OptionError", "TubeletError",
            "UsageError", "VideoDecodeError", "PretrainedCfg", "__version__", "count_params", "create_model",
-           "list_models", "read_video", "save_model"]
+           "list_models", "list_pretrained", "read_video", "save_model"]

@@ -38,6 +38,10 @@ SET_MODEL_HELP = ("model option (repeatable): model.options.KEY=VALUE, or KEY=VA
                   "depth=[1,1,2,1] or model.options.num_frames=8")
 
 
+PRETRAINED_HELP = ("released weights: the default tag of --model, or TAG (see `tubelet models --pretrained`); "
+                   "downloaded once into the cache and hash-checked")
+
+
 def _model_options(pairs: list[str] | None) -> dict:
     return parse_overrides(pairs, within=MODEL_OPTIONS)
 
@@ -55,6 +59,8 @@ def _count(text: str) -> int:
 
 def model_table(pattern: str = "*", markdown: bool = False) -> str:
     """One row per variant: name, parameters (exact, default classifier), input, source. Built on the meta device."""
+    from .models._pretrained import default_tag, list_pretrained
+
     rows = []
     for name in list_models(pattern):
         with torch.device("meta"):
@@ -62,8 +68,10 @@ def model_table(pattern: str = "*", markdown: bool = False) -> str:
         cfg = model.pretrained_cfg
         shape = "x".join(map(str, cfg.input_size[1:]))
         kind = f"video {shape}" if cfg.is_video else f"image {shape}"
-        rows.append((name, f"{count_params(model):,}", f"{cfg.num_classes}", kind, cfg.source))
-    head = ("model", "params", "classes", "input (TxHxW / HxW)", "source")
+        tags, default = list_pretrained(name), default_tag(name)
+        released = (f"{default}" if default else "-") + (f" (+{len(tags) - bool(default)})" if len(tags) > 1 else "")
+        rows.append((name, f"{count_params(model):,}", f"{cfg.num_classes}", kind, released, cfg.source))
+    head = ("model", "params", "classes", "input (TxHxW / HxW)", "released weights: default (+others)", "source")
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -73,7 +81,49 @@ def model_table(pattern: str = "*", markdown: bool = False) -> str:
     return "\n".join(fmt.format(*r) for r in [head] + rows)
 
 
+def pretrained_table(pattern: str = "*", markdown: bool = False, local: bool = True) -> str:
+    """One row per released checkpoint: ``ARCH.TAG``, dataset, published top-1 with its views, input, GFLOPs per
+    view, label list, and whether the file is cached (``local``: looked up on this machine), downloadable,
+    manual-only or dead."""
+    from .hub import is_available_locally
+    from .models._pretrained import get_weights, list_pretrained, split_name
+
+    rows = []
+    for name in list_pretrained(pattern):
+        w = get_weights(*split_name(name))
+        cfg = w.cfg()
+        shape = "x".join(map(str, cfg.input_size[1:]))
+        views = f"{w.test_views[0]}x{w.test_views[1]}" if w.test_views else ""
+        top1 = f"{w.top1:g}" if w.top1 is not None else ""
+        gflops = f"{w.gflops:g}" if w.gflops is not None else ""
+        state = "cached" if local and is_available_locally(w) else w.availability
+        labels = ("(initialises training)" if w.init_only else w.labels or
+                  ("-" if w.num_classes is None else "indices"))
+        if w.init_only:
+            shape = f"{w.img_size}x{w.img_size}" if w.img_size else ""
+        mark = (" (default)" if markdown else " *") if w.default else ""
+        rows.append((name + mark, w.dataset or "", top1, views, shape, gflops, labels, state))
+    head = ("weights" if markdown else "weights (* default)", "dataset", "top-1", "views", "input", "GFLOPs/view",
+            "labels", "file")
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:{'>' if i in (2, 5) else '<'}{w}}}" for i, w in enumerate(widths))
+    counts = {}
+    for r in rows:
+        counts[r[-1]] = counts.get(r[-1], 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    return "\n".join([fmt.format(*r) for r in [head] + rows] + [f"{len(rows)} released checkpoints: {summary}"])
+
+
 def cmd_models(args) -> int:
+    if args.pretrained:
+        from .models import list_pretrained
+        if not list_pretrained(args.pattern):
+            raise UsageError(f"no released weights match {args.pattern!r} (`tubelet models --pretrained` lists all)")
+        print(pretrained_table(args.pattern, args.markdown, local=not args.markdown))
+        return 0
     if not list_models(args.pattern):
         raise UsageError(f"no model matches {args.pattern!r}")
     print(model_table(args.pattern, args.markdown))
@@ -121,7 +171,8 @@ def cmd_export(args) -> int:
     from .export import export_model
     from .flops import resolve_input
 
-    model = create_model(args.model, checkpoint_path=args.checkpoint, **_model_options(args.set)).eval()
+    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
+                         **_model_options(args.set)).eval()
     shape = resolve_input(model.pretrained_cfg, args.frames, args.size)
     result = export_model(model, args.output, shape, args.format, opset=args.opset, check=not args.no_check)
     if args.json:
@@ -183,7 +234,8 @@ def _parse_views(text: str | None, cfg) -> tuple[int, int]:
 def cmd_predict(args) -> int:
     from .engine.inference import expand_videos, resolve_labels, timeline, topk
 
-    model = create_model(args.model, checkpoint_path=args.checkpoint, **_model_options(args.set)).eval()
+    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
+                         **_model_options(args.set)).eval()
     cfg = model.pretrained_cfg
     labels = resolve_labels(args.labels, cfg)
     views = _parse_views(args.views, cfg)
@@ -233,16 +285,22 @@ def cmd_predict(args) -> int:
                 print(f"  {r['score']:7.4f}  {r['index']:4d}  {r['label']}")
     if args.json:
         print(json.dumps(results, indent=1))
-    elif args.checkpoint is None:
-        print("note: no --checkpoint given, so the weights are random and the classes above mean nothing")
+    elif args.checkpoint is None and not args.pretrained:
+        print("note: no --checkpoint or --pretrained given, so the weights are random and the classes above mean "
+              "nothing")
+    elif labels is None and model.num_classes:
+        print(f"note: the class names of these weights are not known to tubelet ({cfg.notes.strip()}); pass --labels")
     return 0
 
 
 def cmd_convert(args) -> int:
+    if args.checkpoint is None and not args.pretrained:
+        raise UsageError("give the checkpoint to convert, or --pretrained [TAG] with --model")
     overrides = _model_options(args.set)
     if args.num_classes is not None:
         overrides["num_classes"] = args.num_classes
-    model = create_model(args.model, checkpoint_path=args.checkpoint, drop_head=args.drop_head, **overrides)
+    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
+                         drop_head=args.drop_head, **overrides)
     save_model(model, args.out)
     print(model.load_report)
     print(f"wrote {args.out} ({model.pretrained_cfg.architecture}, {count_params(model):,} parameters)")
@@ -333,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list model variants with their parameter counts")
     m.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'uniformer_*_2d'")
     m.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    m.add_argument("--pretrained", action="store_true", help="list the released weights (ARCH.TAG) instead: "
+                                                           "accuracy, views, labels, downloadable/cached/manual")
     m.set_defaults(func=cmd_models)
 
     fl = sub.add_parser("flops", help="parameters and GFLOPs (multiply-accumulates) per view, as the papers count")
@@ -346,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="export to ONNX (checked in onnxruntime) or a torch.export program")
     ex.add_argument("model", nargs="?", help="a model variant; optional with a tubelet .safetensors checkpoint")
     ex.add_argument("--checkpoint", help="weights (any supported layout)")
+    ex.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
     ex.add_argument("--format", choices=["onnx", "pt2"], default="onnx")
     ex.add_argument("--frames", type=_count, help="frames per clip (default: the variant's)")
     ex.add_argument("--size", type=_count, help="square input side (default: the variant's)")
@@ -407,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("video", nargs="*", help="video files or folders; none: a clip that tubelet generates")
     pr.add_argument("--model", help="variant name (see `tubelet models`); optional with a tubelet checkpoint")
     pr.add_argument("--checkpoint", help="weights in any supported layout")
+    pr.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
     pr.add_argument("--labels", help="class names: k400, k600, k700, k710, sthv2 or a text file (default: the model's)")
     pr.add_argument("--top-k", "--topk", dest="top_k", type=_count, default=5)
     pr.add_argument("--views", help="CLIPSxCROPS test views (default 1x1; 'model' = the published protocol)")
@@ -421,8 +483,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_predict)
 
     c = sub.add_parser("convert", help="convert a checkpoint to tubelet .safetensors (strict, verified load)")
-    c.add_argument("checkpoint", help="source checkpoint (official, MMAction2, timm/DeiT or tubelet layout)")
+    c.add_argument("checkpoint", nargs="?", help="source checkpoint (official, MMAction2, timm/DeiT or tubelet "
+                                                 "layout); optional with --pretrained")
     c.add_argument("--model", help="variant name (optional for tubelet files)")
+    c.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
     c.add_argument("--out", required=True, help="output .safetensors file")
     c.add_argument("--num-classes", type=_count)
     c.add_argument("--drop-head", action="store_true", help="start a new classifier of --num-classes rows")

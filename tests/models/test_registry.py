@@ -13,6 +13,8 @@ PARAMS = {
     "uniformer_small_2d": 21_545_256, "uniformer_small_plus_2d": 24_032_552,
     "uniformer_small_plus_dim64_2d": 24_032_552, "uniformer_base_2d": 49_776_552,
     "uniformer_base_ls_2d": 49_796_520, "uniformer_large_ls_2d": 100_103_888,
+    # token-labeling head_dim-32 S and B, with aux_head (MODELS.md §1.2 table: TL uniformer_small / uniformer_base)
+    "uniformer_small_hd32_2d": 22_058_256, "uniformer_base_hd32_2d": 50_289_552,
     # MODELS.md §2.2 / Appendix A (= MMAction2's 115M / 354M)
     "uniformerv2_b16": 114_552_208, "uniformerv2_l14": 354_099_600, "uniformerv2_l14_336": 354_427_280,
     # MODELS.md §3.1 (= 28.2M / 49.8M / 88.0M / 197M)
@@ -123,9 +125,9 @@ def test_every_family_states_its_contract():
         assert all(get_family(n) is family for n in tubelet.list_models() if get_entrypoint(n).__module__ ==
                    module.__name__)
     # optional parts default to "nothing to do"
-    assert uniformer.FAMILY.resolve_switches({}, {}, "f") == {}
-    assert uniformerv2.FAMILY.cfg_for_producer(get_pretrained_cfg("uniformerv2_b16"), "x") == \
-        get_pretrained_cfg("uniformerv2_b16")
+    assert uniformerv2.FAMILY.resolve_switches({}, {}, "f", "uniformerv2_b16") == {}
+    assert video_swin.FAMILY.cfg_for_producer(get_pretrained_cfg("swin3d_tiny"), "x") == \
+        get_pretrained_cfg("swin3d_tiny")
 
 
 def test_entrypoints_are_plain_functions():

@@ -7,6 +7,21 @@
 * ``kinetics400_uniformer``: Kinetics-400 in the order of the official UniFormer weights
   (``video_classification/data_list/k400/kinetics_400_categroies.txt``: "riding a bike", "marching", ...), derived
   from MMAction2's documented row re-ordering of those weights.
+* ``kinetics600_uniformer``: Kinetics-600 in the order of the official UniFormer K600 weights: the class indices of
+  ``video_classification/data_list/k600/k600_common_category.list`` and ``k600_special_category.list`` ("feeding
+  fish", "poking bellybutton", ...), each name replaced by its ``kinetics600`` spelling (those lists write
+  ``hurling_sport`` for "hurling (sport)", ``massaging_persons_head`` for "massaging person's head").
+* ``sthv1``: Something-Something v1 (174 classes) in the order of its ``something-something-v1-labels.csv``
+  (MMAction2's ``label_map_sthv1.txt``: "Holding something", "Turning something upside down", ...).
+* ``sthv1_uniformer``: Something-Something v1 in alphabetical order, the order of the UniFormer (and TSM) data lists
+  and weights (``video_classification/data_list/sthv1/category.txt``); the same list as ``sthv2``.
+  UniFormer's Something-Something v2 weights follow ``sthv2``: its split lists label videos by labels.json index; its
+  ``data_list/sthv2/category.txt`` (bracketed templates, sorted differently) does not give their order.
+* ``ucf101``: UCF101 (101 classes) in the order of its ``classInd.txt`` (alphabetical ignoring case; MMAction2's
+  label map); UniFormer's UCF101 lists use the same indices.
+* ``hmdb51``: HMDB51 (51 classes), alphabetical (MMAction2's label map); UniFormer's HMDB51 lists use the same indices.
+* ``mit``: Moments in Time (339 classes) in MMAction2's label-map order ("clapping", "praying", ...; not alphabetical).
+* ``activitynet``: ActivityNet v1.3 (200 classes) in MMAction2's label-map order (not alphabetical).
 """
 from __future__ import annotations
 
@@ -70,7 +85,9 @@ def flip_label_map(name: str) -> dict[int, int]:
 
 
 #: short names accepted wherever a label list is named (``--labels k400``, ``data.labels: k400``)
-ALIASES = {"k400": "kinetics400", "k600": "kinetics600", "k700": "kinetics700", "k710": "kinetics710"}
+ALIASES = {"k400": "kinetics400", "k600": "kinetics600", "k700": "kinetics700", "k710": "kinetics710",
+           "k600_uniformer": "kinetics600_uniformer", "ssv1": "sthv1", "ucf": "ucf101", "hmdb": "hmdb51",
+           "moments": "mit", "anet": "activitynet"}
 
 
 def class_names(spec: str) -> list[str]:

@@ -82,14 +82,21 @@ def _same(a, b) -> bool:
     return norm(a) == norm(b)
 
 
-def create_model(name: str | None = None, *, num_classes: int | None = None,
+def create_model(name: str | None = None, *, pretrained: bool | str = False, num_classes: int | None = None,
                  checkpoint_path: str | os.PathLike | None = None, drop_head: bool = False,
                  label_map: str | None = None, **overrides) -> nn.Module:
     """Create a registered model, optionally with weights.
 
     Args:
-        name: a name from :func:`list_models`. May be omitted when ``checkpoint_path`` is a tubelet ``.safetensors``
-            file (it records its architecture); if given, it must agree with the file.
+        name: a name from :func:`list_models`, optionally with a released tag: ``"ARCH.TAG"`` (see
+            :func:`list_pretrained`), which selects that checkpoint's architecture options and data contract. May be
+            omitted when ``checkpoint_path`` is a tubelet ``.safetensors`` file (it records its architecture); if
+            given, it must agree with the file.
+        pretrained: load released weights: True (the tag in ``name``, else the architecture's default tag) or a tag
+            (e.g. ``"k710_ft_k400_8x224"``; ``"clip"`` / ``"in1k"`` initialise a video model for training). The file
+            is downloaded into the cache once and hash-checked (:mod:`tubelet.hub`). With ``checkpoint_path``, the
+            tag's settings apply to that file and its hash is checked where one is known (the way to use weights
+            that only a person can download).
         num_classes: classifier rows. Default: the checkpoint's, else the variant's.
         checkpoint_path: weights in any layout the original code, MMAction2, timm/DeiT or tubelet write. Loaded
             strictly. An image checkpoint given to a video model initialises it by the official 2-D -> 3-D rule.
@@ -106,6 +113,61 @@ def create_model(name: str | None = None, *, num_classes: int | None = None,
         UsageError: unknown name, or an impossible combination of arguments. OptionError: unknown option.
         CheckpointError: unreadable file, or weights that do not fit.
     """
+    weights = None
+    if name is not None:
+        weights, name = _resolve_weights(name, pretrained, checkpoint_path is not None)
+    elif pretrained:
+        raise UsageError("pretrained= needs a model name")
+    if weights is not None:
+        if weights.arch == name:
+            overrides = {**weights.create_options(), **overrides}
+        if checkpoint_path is None and pretrained:
+            from ..hub import fetch
+            checkpoint_path = fetch(weights)
+        elif checkpoint_path is not None:
+            from ..hub import verify
+            verify(checkpoint_path, weights, record=False)
+    model = _create(name, num_classes, checkpoint_path, drop_head, label_map, overrides)
+    if weights is not None:
+        _apply_weights_cfg(model, weights, name)
+    return model
+
+
+def _resolve_weights(name: str, pretrained: bool | str, has_file: bool):
+    """``(entry or None, architecture)`` for a model name, a tag in it and ``pretrained``."""
+    from ._pretrained import get_weights, split_name
+
+    arch, tag = split_name(name)
+    if isinstance(pretrained, str):
+        if tag is not None and tag != pretrained:
+            raise UsageError(f"create_model({name!r}, pretrained={pretrained!r}): two different tags; give one")
+        tag = pretrained
+    elif pretrained not in (True, False, None):
+        raise UsageError(f"pretrained must be True, False or a tag, got {pretrained!r}")
+    if tag is None and not pretrained:
+        return None, arch
+    if tag is None and has_file:
+        return None, arch  # pretrained=True with a file: the file is the weights
+    get_entrypoint(arch)  # unknown architecture: the registry's error
+    return get_weights(arch, True if tag is None else tag), arch
+
+
+def _apply_weights_cfg(model: nn.Module, weights, name: str) -> None:
+    """The data contract of released weights: the entry's frames, sampler, views, label list (init-only files keep
+    the model's own contract: their classifier is not the model's)."""
+    if weights.init_only or weights.arch != name:
+        model.pretrained_cfg = model.pretrained_cfg.replace(
+            notes=f"initialised from {weights.name}. {model.pretrained_cfg.notes}")
+        return
+    if weights.num_classes is not None and model.num_classes != weights.num_classes:
+        # a new classifier (drop_head / num_classes): the entry's sampling still applies, its labels do not
+        model.pretrained_cfg = weights.cfg(model.pretrained_cfg).replace(
+            num_classes=model.num_classes, label_names=None, class_names=None)
+        return
+    model.pretrained_cfg = weights.cfg(model.pretrained_cfg)
+
+
+def _create(name, num_classes, checkpoint_path, drop_head, label_map, overrides) -> nn.Module:
     if checkpoint_path is None:
         if name is None:
             raise UsageError("create_model needs a model name or a tubelet checkpoint_path")
@@ -175,7 +237,7 @@ def _plan_foreign_file(path: str, name: str | None, sd: dict, container: str, ov
     for k in family.checkpoint_switches:
         if k in arch and k not in options:
             options[k] = arch[k]
-    options.update(family.resolve_switches(arch, options, path))
+    options.update(family.resolve_switches(arch, options, path, name))
     init_only = family.is_init_source(arch, get_pretrained_cfg(name))
     return _Plan(name, family, sd, options, arch, f"{container}, {producer}", init_only, producer=producer)
 

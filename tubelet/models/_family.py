@@ -35,7 +35,7 @@ def _unchanged(state_dict: StateDict, arch: dict, model, path: str) -> tuple[Sta
     return state_dict, []
 
 
-def _no_switches(arch: dict, overrides: dict, path: str) -> dict:
+def _no_switches(arch: dict, overrides: dict, path: str, name: str) -> dict:
     return {}
 
 
@@ -58,8 +58,9 @@ class ModelFamily:
         checkpoint_arch: ``(state_dict, path) -> arch``: what the weights determine (``num_classes`` included);
             raises :class:`~tubelet.CheckpointError` for weights of another family.
         checkpoint_switches: keys of ``arch`` that become constructor options unless the caller sets them.
-        resolve_switches: ``(arch, options, path) -> options``: switches that need more than a lookup (Video Swin's
-            window size from the bias-table size).
+        resolve_switches: ``(arch, options, path, variant) -> options``: switches that need more than a lookup
+            (Video Swin's window size from the bias-table size); may refuse to guess (UniFormer token-labeling
+            head_dim).
         fit_state_dict: ``(state_dict, arch, model, path) -> (state_dict, notes)``: fit converted weights to the
             built model (inflation, new modules at their official initialisation).
         is_init_source: ``(arch, variant_cfg) -> bool``: the checkpoint only initialises the model.
@@ -75,7 +76,7 @@ class ModelFamily:
     classifier_prefixes: tuple[str, ...]
     checkpoint_switches: tuple[str, ...] = ()
     runtime_args: frozenset[str] = field(default_factory=frozenset)
-    resolve_switches: Callable[[dict, dict, str], dict] = _no_switches
+    resolve_switches: Callable[[dict, dict, str, str], dict] = _no_switches
     fit_state_dict: Callable[..., tuple[StateDict, list[str]]] = _unchanged
     is_init_source: Callable[[dict, PretrainedCfg], bool] = _never
     cfg_for_producer: Callable[[PretrainedCfg, str], PretrainedCfg] = _same_cfg

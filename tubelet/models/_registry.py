@@ -81,7 +81,7 @@ class PretrainedCfg:
             return list(self.class_names)
         if self.label_names:
             from ..labels import load_labels
-            return load_labels(self.label_names)
+            return list(load_labels(self.label_names))
         return None
 
     def replace(self, **changes) -> "PretrainedCfg":

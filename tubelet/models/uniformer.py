@@ -488,6 +488,28 @@ def fit_state_dict(state_dict: dict[str, torch.Tensor], arch: dict, model: UniFo
     return state_dict, []
 
 
+#: token-labeling releases of these names exist with head_dim 32 and 64, with identical tensor shapes
+_TL_AMBIGUOUS = {"uniformer_small_2d": ("uniformer_small_hd32_2d", "TL 'uniformer_small', 83.4"),
+                 "uniformer_base_2d": ("uniformer_base_hd32_2d", "TL 'uniformer_base', 85.1"),
+                 "uniformer_small_plus_2d": ("uniformer_small_plus_2d", "TL 'uniformer_small_plus', 83.9")}
+
+
+def resolve_switches(arch: dict, options: dict, path: str, name: str) -> dict:
+    """Refuse to guess the head_dim of a token-labeling image checkpoint (it has ``aux_head``): the token-labeling
+    code released S, S+ and B with head_dim 32 and 64, and the two load into each other without any error."""
+    if arch.get("aux_head") and name in _TL_AMBIGUOUS and "head_dim" not in options:
+        hd32, what32 = _TL_AMBIGUOUS[name]
+        dim64 = "uniformer_small_plus_dim64_2d" if name == "uniformer_small_plus_2d" else name
+        raise CheckpointError(
+            f"{path}: a token-labeling checkpoint (it has aux_head) of the kind the token-labeling code released with "
+            f"head_dim 32 and with head_dim 64; both have the same tensor shapes, so loading it into the wrong one "
+            f"gives wrong outputs without any error. Say which: head_dim=32 ({what32}): "
+            f"create_model({hd32!r}, checkpoint_path=...{', head_dim=32' if hd32 == name else ''}); head_dim=64 "
+            f"(its '_dim64' release): create_model({dim64!r}, checkpoint_path=...{', head_dim=64' if dim64 == name else ''}); "
+            f"or name the release by tag (pretrained='in1k_tl', 'in1k_tl_384'), which states it")
+    return {}
+
+
 def cfg_for_producer(cfg: PretrainedCfg, producer: str) -> PretrainedCfg:
     """MMAction2 re-ordered the official K400 classifier rows to its alphabetical label list (its UniFormer README,
     note 4), so its K400 files follow ``kinetics400``, not the official ``kinetics400_uniformer`` order."""
@@ -505,7 +527,8 @@ def is_init_source(arch: dict, cfg: PretrainedCfg) -> bool:
 FAMILY = ModelFamily(
     name="uniformer", convert_state_dict=convert_state_dict, checkpoint_arch=checkpoint_arch,
     classifier_prefixes=CLASSIFIER_PREFIXES, checkpoint_switches=CHECKPOINT_SWITCHES, runtime_args=RUNTIME_ARGS,
-    fit_state_dict=fit_state_dict, is_init_source=is_init_source, cfg_for_producer=cfg_for_producer)
+    resolve_switches=resolve_switches, fit_state_dict=fit_state_dict, is_init_source=is_init_source,
+    cfg_for_producer=cfg_for_producer)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -537,7 +560,7 @@ def _image_cfg(name: str, **kw) -> PretrainedCfg:
         notes="ImageNet-1K; used to initialise the video models by 2-D -> 3-D inflation.", **kw)
 
 
-def _create_uniformer(variant: str, model_args: dict, **kwargs) -> UniFormer:
+def _create_uniformer(variant: str, model_args: dict, fixed: tuple[str, ...] = ("video",), **kwargs) -> UniFormer:
     """Build ``variant``: its ``model_args`` with the caller's options (official SlowFast names accepted) on top;
     ``num_frames`` / ``img_size`` change the data contract only."""
     kwargs = {_ALIASES.get(k, k): v for k, v in kwargs.items()}
@@ -545,7 +568,7 @@ def _create_uniformer(variant: str, model_args: dict, **kwargs) -> UniFormer:
     img_size = kwargs.pop("img_size", None)
     resolved = resolve_args(variant, UniFormer, model_args, {"num_classes": _CFGS[variant].num_classes,
                                                              **model_args, **kwargs},
-                            fixed=("video",), extra={"num_frames", "img_size", *_ALIASES})
+                            fixed=fixed, extra={"num_frames", "img_size", *_ALIASES})
     model = UniFormer(**resolved)
     attach_cfg(model, variant, resolved, num_frames=num_frames, img_size=img_size)
     resolved["img_size"] = model.pretrained_cfg.input_size[-1]
@@ -560,7 +583,8 @@ _B = dict(depth=(5, 8, 20, 7), embed_dim=(64, 128, 320, 512))
 _CFGS = {name: make(name) for make, names in (
     (_video_cfg, ("uniformer_small", "uniformer_base")),
     (_image_cfg, ("uniformer_small_2d", "uniformer_small_plus_2d", "uniformer_small_plus_dim64_2d",
-                  "uniformer_base_2d", "uniformer_base_ls_2d", "uniformer_large_ls_2d"))) for name in names}
+                  "uniformer_base_2d", "uniformer_base_ls_2d", "uniformer_large_ls_2d", "uniformer_small_hd32_2d",
+                  "uniformer_base_hd32_2d"))) for name in names}
 
 
 @register_model(FAMILY, _CFGS["uniformer_small"])
@@ -592,7 +616,7 @@ def uniformer_small_plus_2d(**kwargs) -> UniFormer:
 def uniformer_small_plus_dim64_2d(**kwargs) -> UniFormer:
     """UniFormer-S+ image with head_dim 64 (IN-1K 83.4)."""
     return _create_uniformer("uniformer_small_plus_dim64_2d", dict(video=False, head_dim=64, conv_stem=True, **_SP),
-                             **kwargs)
+                             fixed=("video", "head_dim"), **kwargs)
 
 
 @register_model(FAMILY, _CFGS["uniformer_base_2d"])
@@ -605,6 +629,22 @@ def uniformer_base_2d(**kwargs) -> UniFormer:
 def uniformer_base_ls_2d(**kwargs) -> UniFormer:
     """UniFormer-B image with layer scale in the attention blocks (IN-1K 83.9)."""
     return _create_uniformer("uniformer_base_ls_2d", dict(video=False, head_dim=64, layer_scale=True, **_B), **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_small_hd32_2d"])
+def uniformer_small_hd32_2d(**kwargs) -> UniFormer:
+    """UniFormer-S image with head_dim 32 and the token-labeling auxiliary head: the token-labeling code's
+    ``uniformer_small`` (IN-1K 83.4 TL). Its tensors have the shapes of the head_dim-64 model, hence its own name."""
+    return _create_uniformer("uniformer_small_hd32_2d", dict(video=False, head_dim=32, aux_head=True, **_S),
+                             fixed=("video", "head_dim"), **kwargs)
+
+
+@register_model(FAMILY, _CFGS["uniformer_base_hd32_2d"])
+def uniformer_base_hd32_2d(**kwargs) -> UniFormer:
+    """UniFormer-B image with head_dim 32 and the token-labeling auxiliary head: the token-labeling code's
+    ``uniformer_base`` (IN-1K 85.1 TL). Its tensors have the shapes of the head_dim-64 model, hence its own name."""
+    return _create_uniformer("uniformer_base_hd32_2d", dict(video=False, head_dim=32, aux_head=True, **_B),
+                             fixed=("video", "head_dim"), **kwargs)
 
 
 @register_model(FAMILY, _CFGS["uniformer_large_ls_2d"])

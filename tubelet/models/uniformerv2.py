@@ -489,6 +489,14 @@ def fit_state_dict(state_dict: dict[str, torch.Tensor], arch: dict, model: UniFo
                 f"tensors at their official initialisation ({', '.join(groups)})"]
 
 
+def cfg_for_producer(cfg: PretrainedCfg, producer: str) -> PretrainedCfg:
+    """MMAction2 re-ordered the official Kinetics heads to its alphabetical label lists (its UniFormerV2 README, note
+    4), so its K400 files follow ``kinetics400``; the official K400 files follow the UniFormer order."""
+    if producer.startswith("MMAction2") and cfg.label_names == "kinetics400_uniformer":
+        return cfg.replace(label_names="kinetics400")
+    return cfg
+
+
 def is_init_source(arch: dict, cfg: PretrainedCfg) -> bool:
     """A CLIP image tower only initialises a video model (it has no video classifier)."""
     return arch["clip"]
@@ -497,7 +505,7 @@ def is_init_source(arch: dict, cfg: PretrainedCfg) -> bool:
 FAMILY = ModelFamily(
     name="uniformerv2", convert_state_dict=convert_state_dict, checkpoint_arch=checkpoint_arch,
     classifier_prefixes=CLASSIFIER_PREFIXES, checkpoint_switches=CHECKPOINT_SWITCHES, runtime_args=RUNTIME_ARGS,
-    fit_state_dict=fit_state_dict, is_init_source=is_init_source)
+    fit_state_dict=fit_state_dict, is_init_source=is_init_source, cfg_for_producer=cfg_for_producer)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -511,11 +519,13 @@ _PAPER = "UniFormerV2: Spatiotemporal Learning by Arming Image ViTs with Video U
 def _cfg(name: str, size: int) -> PretrainedCfg:
     return PretrainedCfg(
         architecture=name, num_classes=400, input_size=(3, 8, size, size), mean=(0.45,) * 3, std=(0.225,) * 3,
-        num_frames=8, sampler="segment", test_views=(4, 3), resize_size=size, label_names="kinetics400",
+        num_frames=8, sampler="segment", test_views=(4, 3), resize_size=size, label_names="kinetics400_uniformer",
         source=_SOURCE, license="Apache-2.0", paper=_PAPER,
         notes="Kinetics recipe (global UniBlocks only, no local MHRA, no temporal downsampling); "
               "Something-Something: no_lmhra=False, temporal_downsample=True, n_layers=8 (B) / 16 (L), 16 frames. "
-              "Normalisation 0.45/0.225 (SlowFast), not CLIP's; segment sampling; softmax per view, then summed.")
+              "Normalisation 0.45/0.225 (SlowFast), not CLIP's; segment sampling; softmax per view, then summed. "
+              "Class order of the official K400 weights: kinetics400_uniformer (the author's demo class index); "
+              "MMAction2's ports use the alphabetical kinetics400.")
 
 
 def _create_uniformerv2(variant: str, model_args: dict, **kwargs) -> UniFormerV2:

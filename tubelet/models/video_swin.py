@@ -524,7 +524,7 @@ def is_init_source(arch: dict, cfg: PretrainedCfg) -> bool:
     return not arch["video"]
 
 
-def resolve_switches(arch: dict, overrides: dict, path: str) -> dict:
+def resolve_switches(arch: dict, overrides: dict, path: str, name: str) -> dict:
     """The window size: an explicit ``window_size`` must fit the table; otherwise the single square-window candidate,
     or the variant's when it is among several; otherwise a clear error asking for ``window_size=``."""
     if not arch["video"]:

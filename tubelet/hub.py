@@ -1,0 +1,360 @@
+"""Getting released weights onto the machine: a cache, verified downloads, mirrors and offline use.
+
+Where a file comes from, in order:
+
+1. the cache, ``$TUBELET_HOME/weights/<file name>`` (default ``~/.cache/tubelet``, or ``$XDG_CACHE_HOME/tubelet``):
+   a file put there by hand is found too (the way to use Google-Drive-only weights);
+2. ``TUBELET_WEIGHTS_MIRROR``: a local folder (the file is used in place) or an HTTP base URL (the file is downloaded
+   from ``<mirror>/<file name>``), for clusters without internet. With a mirror set, nothing else is contacted;
+3. the Hugging Face hub through ``huggingface_hub`` when it is installed (``pip install tubelet[hub]``): its cache,
+   ``HF_HUB_OFFLINE``, ``HF_ENDPOINT`` and token are honoured; without it, hub files are plain HTTPS downloads from
+   ``$HF_ENDPOINT`` (default https://huggingface.co) into tubelet's cache;
+4. plain HTTPS (download.openmmlab.com, GitHub releases, download.pytorch.org, OpenAI).
+
+Downloads are written to ``<file>.part`` (resumed with an HTTP Range request when a previous transfer was cut),
+fsynced, hash-checked and only then renamed into place; a file whose hash does not match is deleted. Concurrent
+processes (e.g. DDP ranks) take a file lock, so one downloads and the others wait. Files without a published hash get
+their sha256 recorded in the cache on first download (``<file>.sha256``) and are checked against it on every later
+load. ``TUBELET_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) never touches the network: a missing file is an error naming
+its URL and the exact path to put it at. Socket timeout: ``TUBELET_DOWNLOAD_TIMEOUT`` seconds (default 60).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .errors import CheckpointError, UsageError
+from .models._pretrained import Source, Weights
+
+__all__ = ["home", "weights_dir", "is_offline", "fetch", "cached_path", "sha256sum"]
+
+_CHUNK = 1 << 20
+
+
+def home() -> Path:
+    """tubelet's cache folder: ``$TUBELET_HOME``, else ``$XDG_CACHE_HOME/tubelet``, else ``~/.cache/tubelet``."""
+    if os.environ.get("TUBELET_HOME"):
+        return Path(os.environ["TUBELET_HOME"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tubelet"
+
+
+def weights_dir() -> Path:
+    return home() / "weights"
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_offline() -> bool:
+    """``TUBELET_OFFLINE`` or ``HF_HUB_OFFLINE`` is set: never use the network."""
+    return _truthy("TUBELET_OFFLINE") or _truthy("HF_HUB_OFFLINE")
+
+
+def _timeout() -> float:
+    try:
+        return float(os.environ.get("TUBELET_DOWNLOAD_TIMEOUT", "60"))
+    except ValueError:
+        raise UsageError(f"TUBELET_DOWNLOAD_TIMEOUT={os.environ['TUBELET_DOWNLOAD_TIMEOUT']!r} is not a number of "
+                         f"seconds") from None
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cached_path(w: Weights) -> Path:
+    """Where the cache keeps (or expects) the file of ``w``."""
+    return weights_dir() / w.local_name
+
+
+def _record_path(w: Weights) -> Path:
+    return weights_dir() / f"{w.local_name}.sha256"
+
+
+def _where(w: Weights) -> str:
+    src = w.downloads[0].url if w.downloads else (w.pages[0].url if w.pages else w.sources[0].url)
+    return src
+
+
+def verify(path: str | os.PathLike, w: Weights, fresh: bool = False, record: bool = True) -> str:
+    """Check ``path`` against the published hash of ``w`` (full or prefix), else against the hash recorded at its
+    first download (recording it when there is none yet and ``record``). Returns the file's sha256.
+
+    Raises:
+        CheckpointError: the hashes differ (a fresh download is deleted first).
+    """
+    path, record_new = Path(path), record
+    digest = sha256sum(path)
+    expected, what = w.sha256, "published sha256"
+    if expected is None and w.sha256_prefix:
+        expected, what = w.sha256_prefix, "published sha256 prefix"
+    record = _record_path(w)
+    if expected is None and record.is_file():
+        expected, what = record.read_text().split()[0], f"sha256 recorded at its first download ({record})"
+    if expected is not None and not digest.startswith(expected.lower()):
+        if fresh:
+            path.unlink(missing_ok=True)
+        action = ("the download was deleted; nothing was cached" if fresh else
+                  f"delete it (rm {path}) to download it again")
+        raise CheckpointError(f"{path}: sha256 {digest[:16]}... does not match the {what} {expected[:16]}... of "
+                              f"{w.name} ({_where(w)}): the file is corrupt or not this checkpoint; {action}")
+    if expected is None and record_new:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record.with_suffix(".tmp")
+        tmp.write_text(f"{digest}  {w.local_name}\n")
+        os.replace(tmp, record)
+    return digest
+
+
+def _manual_error(w: Weights, dest: Path) -> CheckpointError:
+    if w.pages:
+        pages = "; ".join(p.url + (f" ({p.note})" if p.note else "") for p in w.pages)
+        return CheckpointError(
+            f"{w.name} cannot be downloaded by a program (its only copies are on {pages}). Download it by hand and "
+            f"save it as {dest} (tubelet then finds it), or pass it as checkpoint_path together with the tag "
+            f"(create_model({w.arch!r}, pretrained={w.tag!r}, checkpoint_path=FILE))")
+    links = "; ".join(f"{s.url} ({s.note})" if s.note else s.url for s in w.sources)
+    return CheckpointError(
+        f"{w.name}: every known copy is gone ({links}). If you have the file {w.local_name}, save it as {dest} or "
+        f"pass it as checkpoint_path together with the tag (create_model({w.arch!r}, pretrained={w.tag!r}, "
+        f"checkpoint_path=FILE))")
+
+
+def fetch(w: Weights, progress: bool = True) -> str:
+    """The local path of the verified file of ``w``: cached, from the mirror, or downloaded (see the module docs).
+
+    Raises:
+        CheckpointError: manual-only or dead entry not in the cache, offline miss, download failure, hash mismatch.
+    """
+    dest = cached_path(w)
+    if dest.is_file():
+        verify(dest, w)
+        return str(dest)
+    mirror = os.environ.get("TUBELET_WEIGHTS_MIRROR", "").strip()
+    if mirror and not mirror.startswith(("http://", "https://")):
+        local = Path(mirror).expanduser() / w.local_name
+        if not local.is_file():
+            raise CheckpointError(f"{w.name}: {local} not found in TUBELET_WEIGHTS_MIRROR={mirror} (the mirror serves "
+                                  f"every file by its name, here {w.local_name})")
+        verify(local, w)
+        return str(local)
+    if is_offline():
+        found = _hf_cached(w)
+        if found:
+            verify(found, w)
+            return found
+        url = (mirror.rstrip("/") + "/" + w.local_name) if mirror else _where(w)
+        flag = "TUBELET_OFFLINE" if _truthy("TUBELET_OFFLINE") else "HF_HUB_OFFLINE"
+        raise CheckpointError(f"{w.name} is not cached and {flag}=1 forbids downloading it: fetch {url} on a machine "
+                              f"with internet and put it at {dest}")
+    if mirror:
+        url = mirror.rstrip("/") + "/" + w.local_name
+        try:
+            _download(url, dest, w, progress)
+        except _TransferError as e:
+            raise _download_error(w, dest, [f"TUBELET_WEIGHTS_MIRROR: {e}"]) from None
+        return str(dest)
+    if not w.downloads:
+        raise _manual_error(w, dest)
+    failures = []
+    for src in w.downloads:
+        try:
+            if src.kind == "hf" and _has_hf_hub():
+                path = _hf_download(src)
+                try:
+                    verify(path, w, fresh=False)
+                except CheckpointError:
+                    _hf_evict(path)
+                    raise
+                return path
+            url = _hf_url(src) if src.kind == "hf" else src.url
+            _download(url, dest, w, progress)
+            return str(dest)
+        except _TransferError as e:
+            failures.append(str(e))
+    raise _download_error(w, dest, failures)
+
+
+def _download_error(w: Weights, dest: Path, failures: list[str]) -> CheckpointError:
+    part = dest.with_name(dest.name + ".part")
+    kept = (f"; the partial file {part} is kept and the next try resumes it" if part.is_file() else
+            "; nothing was written to the cache")
+    return CheckpointError(f"{w.name}: could not download {w.local_name} ({'; '.join(failures)}){kept}")
+
+
+class _TransferError(Exception):
+    """A network failure (the next source is tried)."""
+
+
+def _hf_url(src: Source) -> str:
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    return f"{endpoint}/{src.repo_id}/resolve/{src.revision}/{src.file_name}"
+
+
+def _has_hf_hub() -> bool:
+    try:
+        import huggingface_hub  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _hf_download(src: Source) -> str:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return hf_hub_download(src.repo_id, src.file_name, revision=src.revision, library_name="tubelet",
+                               local_files_only=_truthy("TUBELET_OFFLINE"),
+                               endpoint=os.environ.get("HF_ENDPOINT") or None)
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
+        raise _TransferError(f"{_hf_url(src)}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e) else ''}")
+
+
+def _hf_cached(w: Weights) -> str | None:
+    """The file in the Hugging Face cache, without any network access."""
+    if not _has_hf_hub():
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    for src in w.downloads:
+        if src.kind == "hf":
+            found = try_to_load_from_cache(src.repo_id, src.file_name, revision=src.revision)
+            if isinstance(found, str) and os.path.isfile(found):
+                return found
+    return None
+
+
+def _hf_evict(path: str) -> None:
+    """Remove a file that failed its hash from the Hugging Face cache (the snapshot link and its blob)."""
+    real = os.path.realpath(path)
+    for p in {path, real}:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def _lock(dest: Path):
+    from filelock import FileLock
+
+    locks = dest.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(locks / f"{dest.name}.lock"))
+
+
+def _download(url: str, dest: Path, w: Weights, progress: bool) -> None:
+    """Download ``url`` to ``dest`` under a file lock: resume ``dest.part``, fsync, verify, rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(dest):
+        if dest.is_file():  # another process finished it while this one waited
+            verify(dest, w)
+            return
+        part = dest.with_name(dest.name + ".part")
+        try:
+            _transfer(url, part, w, progress)
+        except BaseException:
+            if part.is_file() and part.stat().st_size == 0:
+                part.unlink()
+            raise
+        with open(part, "rb+") as f:
+            os.fsync(f.fileno())
+        try:
+            verify(part, w, fresh=True)
+        except CheckpointError as e:
+            raise CheckpointError(str(e).replace(str(part), f"{url} (downloaded to {part})")) from None
+        os.replace(part, dest)
+        try:
+            fd = os.open(dest.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+
+def _transfer(url: str, part: Path, w: Weights, progress: bool) -> None:
+    from . import __version__
+
+    offset = part.stat().st_size if part.is_file() else 0
+    headers = {"User-Agent": f"tubelet/{__version__}"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        resp = urllib.request.urlopen(req, timeout=_timeout())
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and offset:  # the part file is already complete
+            return
+        raise _TransferError(f"{url}: HTTP {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise _TransferError(f"{url}: {type(reason).__name__}: {reason}") from None
+    with resp:
+        if offset and resp.status != 206:
+            offset = 0  # the server ignored the Range request: start over
+        length = resp.headers.get("Content-Length")
+        total = offset + int(length) if length and length.isdigit() else (w.downloads[0].size if w.downloads else None)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                       desc=w.local_name, leave=False)
+        received = offset
+        try:
+            with open(part, "ab" if offset else "wb") as f:
+                while True:
+                    try:
+                        chunk = resp.read(_CHUNK)
+                    except (OSError, ValueError) as e:  # timeouts, resets, IncompleteRead
+                        raise _TransferError(f"{url}: transfer cut after {received:,} bytes "
+                                             f"({type(e).__name__}: {e})") from None
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+        if total is not None and length and received < total:
+            raise _TransferError(f"{url}: transfer cut after {received:,} of {total:,} bytes")
+
+
+def is_available_locally(w: Weights) -> bool:
+    """The file of ``w`` is in the cache, a local mirror folder or the Hugging Face cache (no network, no hashing)."""
+    if cached_path(w).is_file():
+        return True
+    mirror = os.environ.get("TUBELET_WEIGHTS_MIRROR", "").strip()
+    if mirror and not mirror.startswith(("http://", "https://")) and (Path(mirror).expanduser() / w.local_name).is_file():
+        return True
+    return _hf_cached(w) is not None
+
+
+def clear_partial(w: Weights) -> None:
+    """Delete a partial download of ``w`` (a later fetch starts from zero)."""
+    part = cached_path(w).with_name(w.local_name + ".part")
+    part.unlink(missing_ok=True)
+
+
+def copy_into_cache(w: Weights, path: str | os.PathLike) -> str:
+    """Copy a hand-downloaded file into the cache under the entry's name, after checking its hash."""
+    verify(path, w)
+    dest = cached_path(w)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, dest)
+    return str(dest)
