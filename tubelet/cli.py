@@ -12,6 +12,7 @@ that only build a model (``predict``, ``export``, ``benchmark``, ``convert``) ta
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import sys
 import time
@@ -72,12 +73,16 @@ def model_table(pattern: str = "*", markdown: bool = False) -> str:
         released = (f"{default}" if default else "-") + (f" (+{len(tags) - bool(default)})" if len(tags) > 1 else "")
         rows.append((name, f"{count_params(model):,}", f"{cfg.num_classes}", kind, released, cfg.source))
     head = ("model", "params", "classes", "input (TxHxW / HxW)", "released weights: default (+others)", "source")
+    return _table(head, rows, markdown, right=(1, 2))
+
+
+def _table(head: tuple, rows: list[tuple], markdown: bool, right: tuple[int, ...] = ()) -> str:
+    """A Markdown table, or aligned text columns (the ``right`` ones right-aligned)."""
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        return "\n".join(lines)
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    fmt = "  ".join(f"{{:{'>' if i in (1, 2) else '<'}{w}}}" for i, w in enumerate(widths))
+    fmt = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
     return "\n".join(fmt.format(*r) for r in [head] + rows)
 
 
@@ -86,11 +91,11 @@ def pretrained_table(pattern: str = "*", markdown: bool = False, local: bool = T
     view, label list, and whether the file is cached (``local``: looked up on this machine), downloadable,
     manual-only or dead."""
     from .hub import is_available_locally
-    from .models._pretrained import get_weights, list_pretrained, split_name
+    from .models._pretrained import all_weights
 
     rows = []
-    for name in list_pretrained(pattern):
-        w = get_weights(*split_name(name))
+    for w in all_weights(pattern):
+        name = w.name
         cfg = w.cfg()
         shape = "x".join(map(str, cfg.input_size[1:]))
         views = f"{w.test_views[0]}x{w.test_views[1]}" if w.test_views else ""
@@ -105,16 +110,12 @@ def pretrained_table(pattern: str = "*", markdown: bool = False, local: bool = T
         rows.append((name + mark, w.dataset or "", top1, views, shape, gflops, labels, state))
     head = ("weights" if markdown else "weights (* default)", "dataset", "top-1", "views", "input", "GFLOPs/view",
             "labels", "file")
+    table = _table(head, rows, markdown, right=(2, 5))
     if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    fmt = "  ".join(f"{{:{'>' if i in (2, 5) else '<'}{w}}}" for i, w in enumerate(widths))
-    counts = {}
-    for r in rows:
-        counts[r[-1]] = counts.get(r[-1], 0) + 1
+        return table
+    counts = collections.Counter(r[-1] for r in rows)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    return "\n".join([fmt.format(*r) for r in [head] + rows] + [f"{len(rows)} released checkpoints: {summary}"])
+    return f"{table}\n{len(rows)} released checkpoints: {summary}"
 
 
 def cmd_models(args) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -75,6 +74,16 @@ def sha256sum(path: str | os.PathLike) -> str:
 def cached_path(w: Weights) -> Path:
     """Where the cache keeps (or expects) the file of ``w``."""
     return weights_dir() / w.local_name
+
+
+def _mirror() -> str:
+    return os.environ.get("TUBELET_WEIGHTS_MIRROR", "").strip()
+
+
+def _mirror_folder() -> Path | None:
+    """``TUBELET_WEIGHTS_MIRROR`` when it names a folder (not an HTTP base URL)."""
+    mirror = _mirror()
+    return Path(mirror).expanduser() if mirror and not mirror.startswith(("http://", "https://")) else None
 
 
 def _record_path(w: Weights) -> Path:
@@ -140,9 +149,9 @@ def fetch(w: Weights, progress: bool = True) -> str:
     if dest.is_file():
         verify(dest, w)
         return str(dest)
-    mirror = os.environ.get("TUBELET_WEIGHTS_MIRROR", "").strip()
-    if mirror and not mirror.startswith(("http://", "https://")):
-        local = Path(mirror).expanduser() / w.local_name
+    mirror, folder = _mirror(), _mirror_folder()
+    if folder is not None:
+        local = folder / w.local_name
         if not local.is_file():
             raise CheckpointError(f"{w.name}: {local} not found in TUBELET_WEIGHTS_MIRROR={mirror} (the mirror serves "
                                   f"every file by its name, here {w.local_name})")
@@ -337,24 +346,7 @@ def is_available_locally(w: Weights) -> bool:
     """The file of ``w`` is in the cache, a local mirror folder or the Hugging Face cache (no network, no hashing)."""
     if cached_path(w).is_file():
         return True
-    mirror = os.environ.get("TUBELET_WEIGHTS_MIRROR", "").strip()
-    if mirror and not mirror.startswith(("http://", "https://")) and (Path(mirror).expanduser() / w.local_name).is_file():
+    folder = _mirror_folder()
+    if folder is not None and (folder / w.local_name).is_file():
         return True
     return _hf_cached(w) is not None
-
-
-def clear_partial(w: Weights) -> None:
-    """Delete a partial download of ``w`` (a later fetch starts from zero)."""
-    part = cached_path(w).with_name(w.local_name + ".part")
-    part.unlink(missing_ok=True)
-
-
-def copy_into_cache(w: Weights, path: str | os.PathLike) -> str:
-    """Copy a hand-downloaded file into the cache under the entry's name, after checking its hash."""
-    verify(path, w)
-    dest = cached_path(w)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, dest)
-    return str(dest)

@@ -187,7 +187,8 @@ class Weights:
 
     def create_options(self) -> dict:
         """Constructor options of the architecture for these weights (frames and size included)."""
-        opts = dict(self.options)
+        opts = {k: list(v) if isinstance(v, (list, tuple)) and k != "window_size" else v
+                for k, v in self.options.items()}  # the tables share their option dicts: never hand them out
         if self.num_frames is not None:
             opts["num_frames"] = self.num_frames
         if self.img_size is not None and self.img_size != get_pretrained_cfg(self.arch).input_size[-1]:
@@ -279,5 +280,6 @@ def get_weights(arch: str, tag: str | bool | None = True) -> Weights:
     return _WEIGHTS[name]
 
 
-def all_weights() -> list[Weights]:
-    return [_WEIGHTS[n] for n in sorted(_WEIGHTS)]
+def all_weights(pattern: str = "*") -> list[Weights]:
+    """The entries :func:`list_pretrained` names, in its order."""
+    return [_WEIGHTS[n] for n in list_pretrained(pattern)]
