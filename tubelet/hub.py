@@ -113,8 +113,10 @@ def verify(path: str | os.PathLike, w: Weights, fresh: bool = False, record: boo
     if expected is not None and not digest.startswith(expected.lower()):
         if fresh:
             path.unlink(missing_ok=True)
+        in_cache = path.resolve().parent == weights_dir().resolve()
         action = ("the download was deleted; nothing was cached" if fresh else
-                  f"delete it (rm {path}) to download it again")
+                  f"delete it (rm {path}) to download it again" if in_cache else
+                  f"check that it is the file of {w.name}, or load it without the tag")
         raise CheckpointError(f"{path}: sha256 {digest[:16]}... does not match the {what} {expected[:16]}... of "
                               f"{w.name} ({_where(w)}): the file is corrupt or not this checkpoint; {action}")
     if expected is None and record_new:
@@ -181,9 +183,9 @@ def fetch(w: Weights, progress: bool = True) -> str:
             if src.kind == "hf" and _has_hf_hub():
                 path = _hf_download(src)
                 try:
-                    verify(path, w, fresh=False)
+                    verify(path, w, fresh=True)
                 except CheckpointError:
-                    _hf_evict(path)
+                    _hf_evict(path)  # the blob behind the snapshot link
                     raise
                 return path
             url = _hf_url(src) if src.kind == "hf" else src.url

@@ -117,7 +117,8 @@ def create_model(name: str | None = None, *, pretrained: bool | str = False, num
     if name is not None:
         weights, name = _resolve_weights(name, pretrained, checkpoint_path is not None)
     elif pretrained:
-        raise UsageError("pretrained= needs a model name")
+        raise UsageError("pretrained weights need a model name (create_model(NAME, pretrained=...), or --model NAME "
+                         "with --pretrained)")
     if weights is not None:
         if weights.arch == name:
             overrides = {**weights.create_options(), **overrides}
