@@ -8,8 +8,10 @@ never a torn one.
 """
 from __future__ import annotations
 
+import logging
 import os
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,10 @@ import torch
 
 from ..errors import CheckpointError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
+__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "remove_stale_temporaries",
+           "temporary_name"]
+
+_log = logging.getLogger("tubelet")
 
 CHECKPOINT_VERSION = 1
 
@@ -35,11 +40,55 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.tmp(?P<pid>\d+)$")
+
+
+def temporary_name(path: str | os.PathLike) -> str:
+    """``DIR/.NAME.tmpPID``: where this process writes ``path`` before renaming it (the pid tells whose it is)."""
+    path = Path(path)
+    return str(path.with_name(f".{path.name}.tmp{os.getpid()}"))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # a process of another user (or an unknowable pid): leave its file alone
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
+    """Delete ``.NAME.tmpPID`` files left in ``folder`` by processes that died mid-save (SIGKILL, power loss);
+    files of running processes are left alone. Returns the removed paths."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMPORARY.match(entry.name)
+        if m and entry.is_file(follow_symlinks=False) and not _alive(int(m.group("pid"))):
+            try:
+                os.unlink(entry.path)
+                removed.append(entry.path)
+            except OSError:
+                pass
+    if removed:
+        _log.info("removed %d temporary file(s) of interrupted saves: %s", len(removed), ", ".join(removed))
+    return removed
+
+
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
-    """Atomically write ``state`` to ``path`` (temp file + fsync + rename)."""
+    """Atomically write ``state`` to ``path`` (temp file + fsync + rename); temporaries of saves that were killed
+    before are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    remove_stale_temporaries(path.parent)
+    tmp = Path(temporary_name(path))
     try:
         with open(tmp, "wb") as f:
             torch.save({"version": CHECKPOINT_VERSION, **state}, f)
@@ -60,6 +109,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         CheckpointError: the file is not a tubelet training checkpoint; the message names it.
     """
     path = os.fspath(path)
+    _check_format(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated / foreign files raise many different errors
@@ -69,6 +119,22 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if state.get("version", 0) > CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: written by a newer tubelet (checkpoint version {state['version']})")
     return state
+
+
+def _check_format(path: str) -> None:
+    """A training checkpoint is a ``torch.save`` zip: say what any other file is before torch tries to read it."""
+    from ..models._files import _describe, _looks_like_safetensors
+
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such training checkpoint" if not os.path.exists(path) else
+                              f"{path}: not a regular file, so not a training checkpoint")
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if _looks_like_safetensors(head, os.path.getsize(path)):
+        raise CheckpointError(f"{path}: a safetensors file holds weights only, not a training state to resume; "
+                              f"start a run from its weights with model.checkpoint instead")
+    if len(head) >= 8 and not head.startswith((b"PK\x03\x04", b"\x80")):
+        raise CheckpointError(f"{path}: {_describe(head, path)}")
 
 
 def rng_state() -> dict:

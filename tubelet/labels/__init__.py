@@ -94,19 +94,27 @@ def class_names(spec: str) -> list[str]:
     """Class names from ``spec``: a text file (one name per line), an SSv2-style labels json (``{"name": "index"}``),
     or a shipped list by name or short name (``k400``, ``k600``, ``k700``, ``k710``, ``sthv2``, ...).
 
+    Files are read as annotation files are (UTF-8, a byte-order mark allowed, binary files refused).
+
     Raises:
-        ValueError: ``spec`` is neither a file nor a shipped list.
+        UsageError: ``spec`` is neither a file nor a shipped list. AnnotationError: a file that cannot be read or
+            parsed (naming the file and the line or JSON key), or a JSON file whose indices are not 0..N-1.
     """
-    import json
     import os
-    from pathlib import Path
+
+    from ..data.datasets import _read_text, _ssv2_labels
+    from ..errors import AnnotationError
 
     if os.path.isfile(spec):
-        text = Path(spec).read_text(encoding="utf-8")
         if spec.endswith(".json"):
-            table = json.loads(text)
-            return [name for name, _ in sorted(table.items(), key=lambda kv: int(kv[1]))]
-        return [line.strip() for line in text.splitlines() if line.strip()]
+            table = _ssv2_labels(spec)
+            if sorted(table.values()) != list(range(len(table))):
+                raise AnnotationError(f"{spec}: class indices must be 0..{len(table) - 1}, each once")
+            return [name for name, _ in sorted(table.items(), key=lambda kv: kv[1])]
+        names = [line.strip() for line in _read_text(spec).splitlines() if line.strip()]
+        if not names:
+            raise AnnotationError(f"{spec}: no class names")
+        return names
     name = ALIASES.get(spec, spec)
     if name not in available():
         raise UsageError(f"{spec!r} is neither a file nor a shipped list ({', '.join(available())})")

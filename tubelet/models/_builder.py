@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
-from ..errors import CheckpointError, UsageError
+from ..errors import CheckpointError, TubeletError, UsageError
 from ._family import ModelFamily
 from ._files import read_checkpoint, save_model
-from ._registry import PretrainedCfg, get_entrypoint, get_family, get_pretrained_cfg
+from ._registry import PretrainedCfg, get_entrypoint, get_family, get_pretrained_cfg, list_models
 
 __all__ = ["create_model", "save_model", "read_checkpoint", "LoadReport", "count_params"]
 
@@ -199,8 +201,8 @@ def _create(name, num_classes, checkpoint_path, drop_head, label_map, overrides)
     if label_map is not None:
         report.notes.append(f"classifier rows selected by the label map {label_map!r}")
     # 4. load
-    _load_strict(model, plan.state_dict, model.state_dict(), path, plan.name)
     model.load_report = report
+    _load_strict(model, plan.state_dict, model.state_dict(), path, plan.name)
     _log.log(logging.WARNING if report.dropped or report.new else logging.INFO, "%s", report)
     model.pretrained_cfg = _loaded_cfg(plan, model, label_map)
     return model
@@ -210,11 +212,16 @@ def _plan_tubelet_file(path: str, name: str | None, sd: dict, meta: dict, contai
                        overrides: dict) -> _Plan:
     """A tubelet ``.safetensors`` file names its architecture and options; the caller may change runtime options
     (drop-path rate, frames, ...) but nothing that shapes a weight."""
-    if name is not None and name != meta["architecture"]:
-        raise CheckpointError(f"{path}: holds a {meta['architecture']} model, not {name}")
-    name = meta["architecture"]
+    arch_name = meta["architecture"]
+    if not isinstance(arch_name, str) or arch_name not in list_models():
+        raise CheckpointError(f"{path}: holds a model of architecture {str(arch_name)[:80]!r}, which this tubelet "
+                              f"does not know (written by a newer version?)")
+    if name is not None and name != arch_name:
+        raise CheckpointError(f"{path}: holds a {arch_name} model, not {name}")
+    name = arch_name
     family = get_family(name)
     stored = meta["model_args"]
+    _check_declared_architecture(path, name, stored, sd)
     for k, v in overrides.items():
         if k in stored and not _same(stored[k], v) and k not in family.runtime_args:
             raise CheckpointError(f"{path}: was saved with {k}={stored[k]!r}; the override {k}={v!r} "
@@ -224,6 +231,26 @@ def _plan_tubelet_file(path: str, name: str | None, sd: dict, meta: dict, contai
                  init_only=False, stored_cfg=meta.get("pretrained_cfg") or {})
 
 
+def _check_declared_architecture(path: str, name: str, stored: dict, sd: dict) -> None:
+    """Build the architecture a tubelet file declares on the meta device (no memory) and compare it with the file's
+    tensors, so that damaged or hostile metadata (an unknown option, an absurd width) is an error before anything is
+    allocated."""
+    try:
+        with torch.device("meta"):
+            reference = get_entrypoint(name)(**stored).state_dict()
+    except (TubeletError, TypeError, ValueError, RuntimeError, ZeroDivisionError, OverflowError, IndexError,
+            KeyError, AttributeError) as e:
+        raise CheckpointError(f"{path}: the options its metadata records cannot build {name}: "
+                              f"{type(e).__name__}: {e}") from e
+    missing = [k for k in reference if k not in sd and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in sd if k not in reference]
+    misshaped = [f"{k}: file {tuple(sd[k].shape)} vs declared {tuple(reference[k].shape)}"
+                 for k in sd if k in reference and sd[k].shape != reference[k].shape]
+    if missing or unexpected or misshaped:
+        raise CheckpointError(f"{path}: its tensors do not match the {name} architecture its metadata declares: "
+                              + _mismatch(missing, unexpected, misshaped))
+
+
 def _plan_foreign_file(path: str, name: str | None, sd: dict, container: str, overrides: dict) -> _Plan:
     """A file of another producer: the family renames its keys and reads the switches its weights determine; the
     caller's options win (a contradiction is caught after the build)."""
@@ -231,16 +258,36 @@ def _plan_foreign_file(path: str, name: str | None, sd: dict, container: str, ov
         raise CheckpointError(f"{path}: is not a tubelet .safetensors file, so it does not say which architecture "
                               f"it holds; pass the model name")
     family = get_family(name)
-    sd, producer = family.convert_state_dict(sd, path)
-    arch = family.checkpoint_arch(sd, path)
+    sd, producer = _family_step(path, family, "convert_state_dict", sd, path)
+    arch = _family_step(path, family, "checkpoint_arch", sd, path)
     arch.setdefault("num_classes", None)
     options = dict(overrides)
     for k in family.checkpoint_switches:
         if k in arch and k not in options:
             options[k] = arch[k]
-    options.update(family.resolve_switches(arch, options, path, name))
+    options.update(_family_step(path, family, "resolve_switches", arch, options, path, name))
     init_only = family.is_init_source(arch, get_pretrained_cfg(name))
     return _Plan(name, family, sd, options, arch, f"{container}, {producer}", init_only, producer=producer)
+
+
+#: what a family step raises on weights of an unexpected layout (a missing key, a 0-d tensor where a matrix was due)
+_LAYOUT_ERRORS = (KeyError, IndexError, ValueError, TypeError, AttributeError, RuntimeError, ZeroDivisionError,
+                  OverflowError)
+
+
+def _family_step(path: str, family: ModelFamily, step: str, *args):
+    """Run one of the family's checkpoint steps; a failure on weights of an unexpected layout becomes a
+    CheckpointError naming the file (and the key, for a missing one), with the original error chained."""
+    try:
+        return getattr(family, step)(*args)
+    except TubeletError:
+        raise
+    except KeyError as e:
+        raise CheckpointError(f"{path}: not a complete {family.name} checkpoint: the tensor {e.args[0]!r} is "
+                              f"missing") from e
+    except _LAYOUT_ERRORS as e:
+        raise CheckpointError(f"{path}: the weights do not have the layout of a {family.name} checkpoint "
+                              f"({step}: {type(e).__name__}: {e})") from e
 
 
 def _apply_label_map(plan: _Plan, label_map: str, path: str) -> None:
@@ -274,7 +321,7 @@ def _fit_weights(plan: _Plan, model: nn.Module, path: str, drop_head: bool) -> L
                 raise CheckpointError(f"{path}: the weights have {k}={v}, but {plan.name} with the given options "
                                       f"has {k}={model.model_args[k]}; this checkpoint does not belong to "
                                       f"{plan.name}")
-        sd, notes = family.fit_state_dict(sd, plan.arch, model, path)
+        sd, notes = _family_step(path, family, "fit_state_dict", sd, plan.arch, model, path)
     report = LoadReport(path, plan.layout, list(notes))
     ckpt_classes = plan.arch["num_classes"]
     if ckpt_classes is not None and ckpt_classes != model.num_classes and not (plan.init_only or drop_head):
@@ -312,6 +359,13 @@ def _loaded_cfg(plan: _Plan, model: nn.Module, label_map: str | None) -> Pretrai
     return cfg
 
 
+def _mismatch(missing: list[str], unexpected: list[str], misshaped: list[str]) -> str:
+    def few(items):
+        return ", ".join(items[:5]) + (f", ... ({len(items) - 5} more)" if len(items) > 5 else "")
+    return "; ".join(f"{len(x)} {what} ({few(x)})" for what, x in
+                     (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if x)
+
+
 def _load_strict(model: nn.Module, sd: dict, model_sd: dict, path: str, name: str) -> None:
     # BatchNorm's num_batches_tracked is a step counter, not a weight; some exporters omit it.
     for k in model_sd:
@@ -322,11 +376,20 @@ def _load_strict(model: nn.Module, sd: dict, model_sd: dict, path: str, name: st
     misshaped = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(model_sd[k].shape)}"
                  for k in sd if k in model_sd and sd[k].shape != model_sd[k].shape]
     if missing or unexpected or misshaped:
-        def few(items):
-            return ", ".join(items[:5]) + (f", ... ({len(items) - 5} more)" if len(items) > 5 else "")
-        parts = [f"{len(x)} {what} ({few(x)})" for what, x in
-                 (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if x]
-        raise CheckpointError(f"{path}: does not fit {name}: " + "; ".join(parts))
+        raise CheckpointError(f"{path}: does not fit {name}: " + _mismatch(missing, unexpected, misshaped))
+    # a float weight stored as integers (or an integer index stored as floats) would load without a word
+    kinds = [f"{k} ({sd[k].dtype} for a {model_sd[k].dtype} tensor)" for k in model_sd
+             if sd[k].is_floating_point() != model_sd[k].is_floating_point()]
+    if kinds:
+        raise CheckpointError(f"{path}: {len(kinds)} tensors have a type that cannot be the model's: "
+                              f"{', '.join(kinds[:5])}{', ...' if len(kinds) > 5 else ''}")
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        warnings.warn(f"{path}: {len(bad)} tensors hold NaN or Inf values ({', '.join(bad[:5])}"
+                      f"{', ...' if len(bad) > 5 else ''}); the model will output NaN", RuntimeWarning, stacklevel=4)
+        model_report = getattr(model, "load_report", None)
+        if model_report is not None:
+            model_report.notes.append(f"NaN/Inf values in {', '.join(bad[:5])}")
     model.load_state_dict(sd, strict=True)
 
 

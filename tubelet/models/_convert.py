@@ -14,6 +14,7 @@ __all__ = ["CheckpointError", "find_state_dict", "strip_prefix", "inflate_averag
 #: PySlowFast (UniFormer/UniFormerV2 video) ``model_state``; mmcv/mmengine/timm ``state_dict``; DeiT/Swin ``model``;
 #: a few wrappers ``module``.
 _CONTAINER_KEYS = ("model_state", "state_dict", "model", "module")
+_MAX_NESTING = 8
 
 
 def _is_state_dict(obj) -> bool:
@@ -30,10 +31,16 @@ def find_state_dict(obj, path: str) -> tuple[dict[str, torch.Tensor], str]:
     Raises:
         CheckpointError: no state dict inside.
     """
-    where = []
+    where: list[str] = []
+    seen: set[int] = set()
     while not _is_state_dict(obj):
         if not isinstance(obj, Mapping):
-            raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a state dict")
+            at = "".join(f"[{k!r}]" for k in where)
+            raise CheckpointError(f"{path}: holds a {type(obj).__name__}{f' at {at}' if at else ''}, not a state dict")
+        if id(obj) in seen or len(where) >= _MAX_NESTING:  # a container that holds itself, or absurd nesting
+            raise CheckpointError(f"{path}: no weights found: the containers under "
+                                  f"{''.join(f'[{k!r}]' for k in where)} nest without end")
+        seen.add(id(obj))
         for key in _CONTAINER_KEYS:
             if key in obj and isinstance(obj[key], Mapping):
                 where.append(key)
@@ -41,8 +48,11 @@ def find_state_dict(obj, path: str) -> tuple[dict[str, torch.Tensor], str]:
                 break
         else:
             keys = ", ".join(map(repr, list(obj)[:8]))
+            bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)][:3]
+            hint = (f"; entries that are not named tensors: {', '.join(repr(k)[:40] for k in bad)}"
+                    if bad and len(bad) < len(obj) else "")
             raise CheckpointError(f"{path}: no weights found: expected a state dict or one under "
-                                  f"{'/'.join(_CONTAINER_KEYS)}; top-level keys are {keys}")
+                                  f"{'/'.join(_CONTAINER_KEYS)}; top-level keys are {keys}{hint}")
     sd = dict(obj)
     if all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
