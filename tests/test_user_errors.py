@@ -62,11 +62,36 @@ def test_config_files_and_values(tmp_path):
 
     with pytest.raises(ConfigError, match=f"{tmp_path / 'none.yaml'}: no such config file"):
         load_config(tmp_path / "none.yaml")
-    with pytest.raises(ConfigError, match=f"{tmp_path}: cannot be read"):
+    with pytest.raises(ConfigError, match=f"{tmp_path}: not a regular file"):
         load_config(tmp_path)
     with pytest.raises(ConfigError, match="data.rand_augment: RandAugment policy must start with 'rand'"):
         load_config(None, ["data.rand_augment=m9-n2"])
     assert load_config(None, ["data.rand_augment=rand-m9-n2-mstd0.5"]).data.rand_augment == "rand-m9-n2-mstd0.5"
+
+
+def test_hostile_config_files(tmp_path):
+    """A config file with a byte-order mark loads; one that would block, recurse or expand without end, or that is
+    not UTF-8, is a ConfigError naming the file."""
+    import os
+
+    from tubelet.config import load_config
+
+    (tmp_path / "bom.yaml").write_bytes(b"\xef\xbb\xbfmodel:\n  name: uniformer_base\n")
+    assert load_config(tmp_path / "bom.yaml").model.name == "uniformer_base"
+    laughs = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    cases = {
+        "deep.yaml": (b"model: " + b"[" * 50_000, "nested too deeply"),
+        "laughs.yaml": (("l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + laughs).encode(), "more than 100000 values"),
+        "latin1.yaml": (b"model:\n  name: caf\xe9\n", r"not a UTF-8 text file \(byte 0xe9"),
+        "utf16.yaml": ("model:\n  name: x\n".encode("utf-16"), r"not a UTF-8 text file \(byte 0xff"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ConfigError, match=rf"{name}: .*{message}"):
+            load_config(tmp_path / name)
+    os.mkfifo(tmp_path / "fifo.yaml")  # opening it would wait for a writer
+    with pytest.raises(ConfigError, match=r"fifo\.yaml: not a regular file"):
+        load_config(tmp_path / "fifo.yaml")
 
 
 @pytest.mark.parametrize("text,value", [("8", 8), ("1e-4", 1e-4), ("-2.5E3", -2500.0), ("1.5", 1.5), ("true", True),

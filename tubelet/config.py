@@ -270,6 +270,26 @@ def _deep_update(base: dict, new: dict) -> dict:
     return base
 
 
+_MAX_CONFIG_VALUES = 100_000  # a recipe has ~100; YAML aliases can make a small file expand without end
+
+
+def _check_size(value, where: str) -> None:
+    """Refuse a config whose values, aliases expanded, exceed ``_MAX_CONFIG_VALUES`` (a "billion laughs" file), before
+    anything walks it."""
+    budget = [_MAX_CONFIG_VALUES]
+
+    def walk(v, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 100:
+            raise ConfigError(f"{where}: not a config: more than {_MAX_CONFIG_VALUES} values or 100 levels once "
+                              f"its YAML aliases are expanded")
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+        for c in children:
+            walk(c, depth + 1)
+
+    walk(value, 0)
+
+
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | dict | None = None) -> Config:
     """Defaults, then the YAML file at ``path`` (if any), then ``overrides`` (``key=value`` strings or a nested dict).
 
@@ -280,15 +300,23 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | di
     where = "config"
     if path is not None:
         where = os.fspath(path)
+        if os.path.exists(where) and not os.path.isfile(where):  # a FIFO would block, a device never end
+            raise ConfigError(f"{where}: not a regular file, so not a config file")
         try:
-            with open(where, encoding="utf-8") as f:
+            with open(where, encoding="utf-8-sig") as f:  # a byte-order mark (Notepad) is not part of the YAML
                 loaded = yaml.safe_load(f)
+            _check_size(loaded, where)
         except yaml.YAMLError as e:
             raise ConfigError(f"{where}: not valid YAML: {e}") from None
+        except RecursionError:
+            raise ConfigError(f"{where}: not a config: nested too deeply") from None
         except FileNotFoundError:
             raise ConfigError(f"{where}: no such config file") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{where}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{where}: not a UTF-8 text file (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                              f"save it as UTF-8") from None
+        except OSError as e:
+            raise ConfigError(f"{where}: cannot be read ({e.strerror or e})") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{where}: expected a mapping at the top level, got {type(loaded).__name__}")
         values = loaded or {}

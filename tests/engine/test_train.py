@@ -24,10 +24,15 @@ def _records(run, kind="train"):
 
 def test_a_run_writes_everything_and_its_weights_predict(synthetic_root, tmp_path):
     cfg = tiny_config(synthetic_root)
-    result = train(cfg, tmp_path / "run")
     run = tmp_path / "run"
+    run.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    for name in ("last.pt", "best.safetensors"):  # what a run killed mid-save leaves behind
+        (run / f".{name}.tmp{int(dead.stdout)}").write_bytes(b"half a file")
+    result = train(cfg, run)
     for name in ("config.yaml", "metrics.jsonl", "last.pt", "best.safetensors", "curves.png"):
         assert (run / name).is_file(), name
+    assert not [p.name for p in run.iterdir() if ".tmp" in p.name]
     train_records, evals = _records(run), _records(run, "eval")
     assert [r["step"] for r in train_records] == list(range(1, 9))  # 16 clips / batch 4 = 4 steps x 2 epochs
     assert all(r["loss"] > 0 and r["lr"] > 0 for r in train_records)

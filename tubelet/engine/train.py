@@ -25,7 +25,7 @@ from ..models import create_model, get_pretrained_cfg, save_model
 from . import distributed
 from .build import (build_datasets, build_model, class_names_for, data_cfg, describe, ensure_synthetic,
                     infer_num_classes, make_mixup)
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import load_checkpoint, remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state
 from .evaluate import autocast, evaluate
 from .optim import ModelEma, build_optimizer, lr_at
 
@@ -193,6 +193,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
     device, main = dist_info.device, dist_info.is_main
     if main:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)  # of a run that was killed mid-save
         save_config(cfg, out / "config.yaml")
     _seed_everything(t.seed)  # identical initial weights on every rank
 
