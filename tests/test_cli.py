@@ -57,6 +57,19 @@ def test_convert(tmp_path, capsys):
     assert all(torch.equal(again.state_dict()[k], v) for k, v in sd.items())
 
 
+def test_convert_states_the_load_report_once(tmp_path, capsys, caplog):
+    torch.manual_seed(0)
+    src = tmp_path / "m.safetensors"
+    tubelet.save_model(tubelet.create_model("uniformer_small_2d", depth=[1, 1, 1, 1], embed_dim=[16, 32, 64, 128],
+                                            head_dim=16, num_classes=5), src)
+    with caplog.at_level("INFO", logger="tubelet"):
+        assert main(["convert", str(src), "--num-classes", "3", "--drop-head", "--out", str(tmp_path / "o.safetensors")]) == 0
+    out = capsys.readouterr().out
+    warned = [r for r in caplog.records if "newly initialised" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING" and "newly initialised" not in out
+    assert "wrote" in out
+
+
 def test_user_errors_are_one_line(tmp_path, capsys):
     assert main(["predict", "--model", "uniformer_small", "--checkpoint", str(tmp_path / "x.pth")]) == 2
     err = capsys.readouterr().err
@@ -100,9 +113,9 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys):
     assert main(["eval", str(recipe), "--checkpoint", str(run / "best.safetensors"), "--views", "2x3", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["num_samples"] == 10 and summary["views"] == [2, 3] and 0 <= summary["top1"] <= 100
-    for name in ("report.txt", "confusion.png", "predictions.jsonl", "metrics.json"):
-        assert (run / "eval" / name).is_file(), name
-    preds = [json.loads(line) for line in (run / "eval" / "predictions.jsonl").read_text().splitlines()]
+    for name in ("report.txt", "confusion.png", "predictions.jsonl", "metrics.json"):  # one folder per checkpoint+views
+        assert (run / "eval" / "best_2x3" / name).is_file(), name
+    preds = [json.loads(line) for line in (run / "eval" / "best_2x3" / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == 10 and preds[0]["label_name"] in tubelet.data.SYNTHETIC_CLASSES
     # eval also reads the training checkpoint (last.pt)
     assert main(["eval", str(recipe), "--checkpoint", str(run / "last.pt"), "--out", str(tmp_path / "e2")]) == 0
@@ -110,7 +123,7 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys):
     # predict: a folder of videos with the trained checkpoint (class names come from the checkpoint)
     videos = tmp_path / "syn" / "val"
     assert main(["predict", str(videos), "--checkpoint", str(run / "best.safetensors"), "--json", "--top-k", "2"]) == 0
-    results = json.loads(capsys.readouterr().out)
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # JSON lines: one per video
     assert len(results) == 10 and all(len(r["topk"]) == 2 for r in results)
     assert results[0]["topk"][0]["label"] in tubelet.data.SYNTHETIC_CLASSES
     # --labels replaces the names
@@ -314,7 +327,7 @@ def test_set_has_one_grammar_for_every_command(monkeypatch, capsys, tmp_path):
     for sets in (long, short):
         torch.manual_seed(0)  # random weights: the same seed, the same model
         assert main(["predict", "--model", "uniformer_small", *sets, "--json"]) == 0
-        outputs.append(json.loads(capsys.readouterr().out))
+        outputs.append([json.loads(line) for line in capsys.readouterr().out.splitlines()])
     options = {"depth": [1, 1, 1, 1], "embed_dim": [16, 32, 64, 128], "head_dim": 16, "num_frames": 4,
                "drop_path_rate": 1e-4, "qkv_bias": True}
     assert seen[0] == seen[1] == {"checkpoint_path": None, "pretrained": False, **options}
@@ -345,7 +358,7 @@ def test_eval_writes_its_files_through_evaluate_checkpoint(tmp_path, capsys):
     recipe = _tiny_recipe(tmp_path)
     assert main(["eval", str(recipe), "--checkpoint", str(ckpt), "--views", "1x3", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    out = tmp_path / "eval"
+    out = tmp_path / "eval" / "m_1x3"  # eval/<checkpoint stem>_<clips>x<crops>
     assert sorted(p.name for p in out.iterdir()) == ["confusion.png", "metrics.json", "predictions.jsonl",
                                                      "report.txt"]
     assert json.loads((out / "metrics.json").read_text()) == summary

@@ -46,3 +46,61 @@ def test_cli_export(tmp_path, capsys):
     assert out["input_shape"] == [3, 4, 64, 64] and out["max_rel_error"] < 1e-4
     assert main(["export", "uniformer_small_2d", "--frames", "4", "-o", str(tmp_path / "x.onnx")]) == 2
     assert "image model" in capsys.readouterr().err
+
+
+def test_onnx_is_one_file_that_loads_alone(tmp_path, caplog):
+    """The weights are inside the .onnx (no .onnx.data beside it), a copy in another folder runs, and the exporter's
+    "torchvision is not installed" notices are not printed."""
+    import onnxruntime as ort
+
+    build, shape = SMALL["uniformer_2d"]
+    torch.manual_seed(0)
+    model = build().eval()
+    stale = tmp_path / "out" / "m.onnx.data"
+    stale.parent.mkdir()
+    stale.write_bytes(b"weights of an earlier export")
+    result = export_model(model, tmp_path / "out" / "m.onnx", shape)
+    assert result["files"] == [str(tmp_path / "out" / "m.onnx")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m.onnx"]  # the stale .data is gone too
+    assert not [m for m in caplog.messages if "torchvision is not installed" in m]
+    alone = tmp_path / "elsewhere.onnx"
+    alone.write_bytes((tmp_path / "out" / "m.onnx").read_bytes())
+    session = ort.InferenceSession(str(alone), providers=["CPUExecutionProvider"])
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        ref = model(x)
+    out = torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
+    assert (out - ref).abs().max() / ref.abs().max() < 1e-4
+
+
+def test_weights_over_the_single_file_limit_are_reported_with_their_file(tmp_path, capsys, monkeypatch):
+    """Weights too large for one protobuf go to NAME.onnx.data (tested with the limit lowered): the export still
+    checks, the result lists both files and the command prints both."""
+    import tubelet.export as ex
+
+    monkeypatch.setattr(ex, "SINGLE_FILE_LIMIT", 0)
+    args = ["export", "uniformer_small_2d", "--size", "64", "--set", "depth=[1,1,1,1]",
+            "--set", "embed_dim=[16,32,64,128]", "--set", "head_dim=16", "--set", "num_classes=5",
+            "-o", str(tmp_path / "m.onnx")]
+    assert main(args) == 0
+    line = capsys.readouterr().out.strip()
+    model, data = tmp_path / "m.onnx", tmp_path / "m.onnx.data"
+    assert model.exists() and data.stat().st_size > model.stat().st_size
+    assert line.startswith(f"wrote {model} (") and f" + {data} (" in line and "keep it next to the model" in line
+    assert "max relative difference to PyTorch" in line  # onnxruntime found the weights beside the model
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.data"]
+
+
+def test_quiet_exporter_drops_only_the_torchvision_notices(caplog):
+    import logging
+
+    from tubelet.export import _quiet_exporter
+
+    log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    with caplog.at_level(logging.WARNING):
+        with _quiet_exporter():
+            log.warning("torchvision is not installed. Skipping %s", "torchvision::nms")
+            log.warning("'%s' does not have a 'default' overload", "x::y")
+        log.warning("torchvision is not installed. Skipping %s", "torchvision::roi_align")
+    text = "\n".join(caplog.messages)
+    assert "torchvision::nms" not in text and "x::y" in text and "torchvision::roi_align" in text

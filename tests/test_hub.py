@@ -416,7 +416,7 @@ def test_predict_pretrained_through_the_mirror(server, cache, entry, monkeypatch
     monkeypatch.setenv("TUBELET_WEIGHTS_MIRROR", server.url)
     assert main(["predict", _real_video(), "--model", "uniformer_small", "--pretrained", "test_tiny", "--json",
                  "--views", "model"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # JSON lines: one per video
     labels = tubelet.labels.load_labels("kinetics400_uniformer") if hasattr(tubelet, "labels") else None
     from tubelet.labels import load_labels
     names = load_labels("kinetics400_uniformer")

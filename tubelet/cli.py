@@ -125,9 +125,18 @@ def cmd_models(args) -> int:
             raise UsageError(f"no released weights match {args.pattern!r} (`tubelet models --pretrained` lists all)")
         print(pretrained_table(args.pattern, args.markdown, local=not args.markdown))
         return 0
-    if not list_models(args.pattern):
+    names = list_models(args.pattern)
+    if not names:
         raise UsageError(f"no model matches {args.pattern!r}")
     print(model_table(args.pattern, args.markdown))
+    prefix = args.pattern[:-1]
+    if args.pattern.endswith("*") and not any(c in prefix for c in "*?["):  # 'uniformer*' is also UniFormerV2
+        from os.path import commonprefix
+        from .models._registry import get_family
+        families = sorted({get_family(n).name for n in names})
+        if len(families) > 1:  # fnmatch, as timm: say how to list one family
+            one = [f"'{commonprefix(list_models(family=f))}*' lists {f} only" for f in families]
+            print(f"note: {args.pattern!r} matches {len(families)} families: {'; '.join(one)}", file=sys.stderr)
     return 0
 
 
@@ -181,44 +190,97 @@ def cmd_export(args) -> int:
     else:
         err = result["max_rel_error"]
         checked = "not checked" if err is None else f"max relative difference to PyTorch {err:.1e}"
-        print(f"wrote {result['path']} ({args.format}, input (batch, {', '.join(map(str, shape))}), batch dynamic; "
-              f"{checked})")
+        files = [f"{f} ({Path(f).stat().st_size / 1e6:.1f} MB)" for f in result["files"]]
+        if len(files) > 1:  # weights over the single-file limit: the model needs its .data file beside it
+            files[-1] += ": its weights, keep it next to the model"
+        print(f"wrote {' + '.join(files)}: {args.format}, input (batch, {', '.join(map(str, shape))}), "
+              f"batch dynamic; {checked}")
     return 0
 
 
 def cmd_benchmark(args) -> int:
-    from .benchmark import benchmark
+    from .benchmark import benchmark, format_result
 
     if args.threads:
         torch.set_num_threads(args.threads)
     r = benchmark(args.model, batch=args.batch, frames=args.frames, size=args.size, dtype=args.dtype,
                   device=args.device, compile=args.compile, train=args.train, warmup=args.warmup, runs=args.runs,
                   model_kwargs=_model_options(args.set))
-    if args.json:
-        print(json.dumps(r, indent=1))
-        return 0
-    extra = (f", MFU {r['mfu']:.1%}" if r.get("mfu") is not None else
-             f", {r['peak_fraction']:.0%} of the measured {r['peak_gflops']:.0f} GFLOP/s {args.dtype} matmul peak"
-             if "peak_fraction" in r else "")
-    print(f"{r['model']} {r['mode']} {tuple(r['input_shape'])} {r['dtype']} on {r['device_name']} "
-          f"({r['threads']} threads{', compiled' if r['compiled'] else ''}"
-          f"{', freed memory kept' if r['keep_freed_memory'] else ''}): {r['clips_per_s']:.2f} clips/s, "
-          f"latency {r['median_s'] * 1e3:.1f} ms (median of {r['runs']}), {r['achieved_tflops'] * 1e3:.1f} GFLOP/s"
-          f"{extra}" + (f", peak memory {r['peak_memory_mb']:.0f} MB" if r["peak_memory_mb"] is not None else ""))
+    print(json.dumps(r, indent=1) if args.json else format_result(r))
     return 0
 
 
-def _predict_one(model, frames_or_path, views, is_path: bool):
+def _predict_synthetic(model, seed: int) -> torch.Tensor:
+    """Class probabilities of the clip tubelet generates when ``predict`` is given no video (one view)."""
     cfg = model.pretrained_cfg
-    if is_path and cfg.is_video:
-        from .engine.inference import classify_video
-        return classify_video(model, frames_or_path, views=views)
-    if is_path:  # image models: each sampled frame is one image, probabilities averaged
-        frames = read_video(frames_or_path, sampler=lambda n: eval_indices(cfg, n) if cfg.is_video else [n // 2])
-    else:
-        frames = frames_or_path
+    clip = synthetic_clip(num_frames=max(cfg.num_frames or 1, 1) * (cfg.frame_interval or 1), seed=seed)
+    frames = clip[eval_indices(cfg, len(clip))] if cfg.is_video else clip[len(clip) // 2:len(clip) // 2 + 1]
+    device = next(model.parameters()).device
     with torch.inference_mode():
-        return model(eval_clip(frames, cfg)).softmax(-1).mean(0)
+        return model(eval_clip(frames, cfg).to(device)).float().softmax(-1).mean(0).cpu()
+
+
+def _workers(text: str) -> int:
+    """argparse type of ``--workers``: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _emit(args, result: dict) -> None:
+    """One video's result on stdout: a JSON line with ``--json``; a failure also as one error line on stderr."""
+    if "error" in result:
+        print(f"tubelet {args.command}: error: {result['error']}", file=sys.stderr, flush=True)
+    if args.json:
+        print(json.dumps(result), flush=True)
+
+
+def _finish(args, num_videos: int, failed: int, t0: float) -> int:
+    """The one-line summary on stderr (several videos) and the exit status: 2 when a video failed, unless
+    ``--skip-bad``."""
+    if num_videos > 1:
+        seconds = time.perf_counter() - t0
+        print(f"tubelet {args.command}: {num_videos} videos, {failed} failed, {seconds:.1f} s "
+              f"({num_videos / max(seconds, 1e-9):.2f} videos/s)", file=sys.stderr, flush=True)
+    return 2 if failed and not args.skip_bad else 0
+
+
+def _predict_timeline(args, model, videos: list[str], labels: list[str] | None, name: str) -> int:
+    """``predict --timeline``: a JSON timeline and a PNG plot per video, named after its path below the videos'
+    common folder (``--out``/a/clip.timeline.json), so that videos of the same name do not overwrite each other."""
+    from .engine.inference import output_names, timeline, topk
+    from .engine.plots import plot_timeline
+
+    if not model.pretrained_cfg.is_video:
+        raise UsageError(f"--timeline needs a video model, {name} is an image model")
+    if not videos:
+        raise UsageError("--timeline needs at least one video file or folder")
+    folder = Path(args.out or ".")
+    t0, failed = time.perf_counter(), 0
+    for video, out_name in zip(videos, output_names(videos)):
+        try:
+            windows, probs = timeline(model, video, window=args.window, stride=args.stride,
+                                      batch_size=args.batch_size)
+        except TubeletError as e:  # a file that cannot be decoded: report it and go on
+            failed += 1
+            _emit(args, {"video": video, "error": str(e)})
+            continue
+        for w, p in zip(windows, probs):
+            w["topk"] = topk(p, labels, args.top_k)
+        stem = folder / out_name
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        json_path = stem.parent / f"{stem.name}.timeline.json"
+        json_path.write_text(json.dumps({"video": video, "model": name, "windows": windows}, indent=1))
+        png = plot_timeline([(w["start"] + w["end"]) / 2 for w in windows], probs, labels,
+                            stem.parent / f"{stem.name}.timeline.png", topk=min(args.top_k, probs.shape[1]))
+        _emit(args, {"video": video, "windows": len(windows), "json": str(json_path), "png": str(png)})
+        if not args.json:
+            print(f"{video}: {len(windows)} windows -> {json_path}, {png}", flush=True)
+    return _finish(args, len(videos), failed, t0)
 
 
 def _parse_views(text: str | None, cfg) -> tuple[int, int]:
@@ -233,65 +295,50 @@ def _parse_views(text: str | None, cfg) -> tuple[int, int]:
 
 
 def cmd_predict(args) -> int:
-    from .engine.inference import expand_videos, resolve_labels, timeline, topk
+    from .engine.inference import (Prediction, default_workers, expand_videos, predict_videos, resolve_device,
+                                   resolve_labels, topk)
 
+    device = resolve_device(args.device)
+    videos = expand_videos(args.video) if args.video else []
     model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
-                         **_model_options(args.set)).eval()
+                         **_model_options(args.set)).eval().to(device)
     cfg = model.pretrained_cfg
-    labels = resolve_labels(args.labels, cfg)
+    labels = resolve_labels(args.labels, cfg, model.num_classes)
     views = _parse_views(args.views, cfg)
+    if not cfg.is_video:  # image models classify the middle frame
+        views = (1, 1)
     name = args.model or cfg.architecture
-    results = []
     if args.timeline:
-        if not cfg.is_video:
-            raise UsageError(f"--timeline needs a video model, {name} is an image model")
-        if args.labels is not None and len(labels) != model.num_classes:
-            raise UsageError(f"--labels {args.labels}: {len(labels)} class names for the {model.num_classes} classes "
-                             f"of {name} (the timeline plot names every class)")
-        from .engine.plots import plot_timeline
-        for video in expand_videos(args.video or []):
-            windows, probs = timeline(model, video, window=args.window, stride=args.stride)
-            for w, p in zip(windows, probs):
-                w["topk"] = topk(p, labels, args.top_k)
-            folder = Path(args.out or ".")
-            folder.mkdir(parents=True, exist_ok=True)
-            json_path = folder / f"{Path(video).stem}.timeline.json"
-            json_path.write_text(json.dumps({"video": video, "model": name, "windows": windows}, indent=1))
-            png = plot_timeline([(w["start"] + w["end"]) / 2 for w in windows], probs, labels,
-                                folder / f"{Path(video).stem}.timeline.png", topk=min(args.top_k, probs.shape[1]))
-            results.append({"video": video, "windows": len(windows), "json": str(json_path), "png": str(png)})
-            if not args.json:
-                print(f"{video}: {len(windows)} windows -> {json_path}, {png}")
-        if args.json:
-            print(json.dumps(results, indent=1))
-        return 0
-    if args.video:
-        inputs = [(v, True) for v in expand_videos(args.video)]
+        return _predict_timeline(args, model, videos, labels, name)
+    shape = tuple(cfg.input_size) if cfg.is_video else (1, *cfg.input_size)
+    t0, failed = time.perf_counter(), 0
+    if videos:
+        workers = default_workers() if args.workers is None else args.workers
+        predictions = predict_videos(model, videos, views=views, batch_size=args.batch_size, num_workers=workers)
     else:
-        clip = synthetic_clip(num_frames=max(cfg.num_frames or 1, 1) * (cfg.frame_interval or 1), seed=args.seed)
-        frames = clip[eval_indices(cfg, len(clip))] if cfg.is_video else clip[len(clip) // 2:len(clip) // 2 + 1]
-        inputs = [(frames, False)]
-    for item, is_path in inputs:
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            probs = _predict_one(model, item, views, is_path)
-        elapsed = time.perf_counter() - t0
-        source = item if is_path else "synthetic clip (generated by tubelet)"
-        results.append({"video": source, "topk": topk(probs, labels, args.top_k), "seconds": round(elapsed, 3)})
+        probs = _predict_synthetic(model, args.seed)
+        predictions = [Prediction("synthetic clip (generated by tubelet)", probs, num_views=1,
+                                  seconds=time.perf_counter() - t0)]
+    for p in predictions:  # each video as soon as it is done, in input order
+        if p.error is not None:
+            failed += 1
+            _emit(args, {"video": p.video, "error": p.error})
+            continue
+        result = {"video": p.video, "topk": topk(p.probs, labels, args.top_k), "seconds": round(p.seconds, 3)}
+        _emit(args, result)
         if not args.json:
-            shape = tuple(cfg.input_size) if cfg.is_video else (1, *cfg.input_size)
-            print(f"{name}: {source}, input {(views[0] * views[1], *shape)}, "
-                  f"{views[0]}x{views[1]} views, {elapsed * 1000:.0f} ms")
-            for r in results[-1]["topk"]:
-                print(f"  {r['score']:7.4f}  {r['index']:4d}  {r['label']}")
-    if args.json:
-        print(json.dumps(results, indent=1))
-    elif args.checkpoint is None and not args.pretrained:
-        print("note: no --checkpoint or --pretrained given, so the weights are random and the classes above mean "
-              "nothing")
-    elif labels is None and model.num_classes:
-        print(f"note: the class names of these weights are not known to tubelet ({cfg.notes.strip()}); pass --labels")
-    return 0
+            print(f"{name}: {p.video}, input {(views[0] * views[1], *shape)}, {views[0]}x{views[1]} views, "
+                  f"{p.seconds * 1000:.0f} ms", flush=True)
+            for r in result["topk"]:
+                print(f"  {r['score']:7.4f}  {r['index']:4d}  {r['label']}", flush=True)
+    if not args.json and failed < max(len(videos), 1):  # notes on the classes printed above
+        if args.checkpoint is None and not args.pretrained:
+            print("note: no --checkpoint or --pretrained given, so the weights are random and the classes above "
+                  "mean nothing")
+        elif labels is None and model.num_classes:
+            print(f"note: the class names of these weights are not known to tubelet ({cfg.notes.strip()}); pass "
+                  f"--labels")
+    return _finish(args, len(videos), failed, t0)
 
 
 def cmd_convert(args) -> int:
@@ -303,17 +350,33 @@ def cmd_convert(args) -> int:
     model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
                          drop_head=args.drop_head, **overrides)
     save_model(model, args.out)
-    print(model.load_report)
+    report = model.load_report
+    if not (report.dropped or report.new):  # otherwise the loader has already warned with the same report
+        print(report)
     print(f"wrote {args.out} ({model.pretrained_cfg.architecture}, {count_params(model):,} parameters)")
     return 0
 
 
 def cmd_train(args) -> int:
-    from .config import load_config
-    from .engine.dry_run import dry_run
-    from .engine.train import train
+    import shlex
 
-    cfg = load_config(args.config, args.set)
+    from .config import load_config
+    from .engine import distributed
+    from .engine.dry_run import dry_run
+    from .engine.train import TrainingInterrupted, train
+
+    if args.config is None:  # --out OUT --resume: the run's own config
+        if not (args.resume and args.out):
+            raise UsageError("give the YAML recipe to train (tubelet train CONFIG.yaml), or --out OUT --resume to "
+                             "continue the run in OUT")
+        saved = Path(args.out) / "config.yaml"
+        if not saved.is_file():
+            raise UsageError(f"--resume: {saved}: no such file, so {args.out} holds no run to resume")
+        cfg = load_config(saved, args.set)
+        if "stop_at_step" not in parse_overrides(args.set).get("train", {}):
+            cfg.train.stop_at_step = None  # where the last launch was asked to stop, not this one
+    else:
+        cfg = load_config(args.config, args.set)
     if args.dry_run:
         result = dry_run(cfg)
         print(json.dumps(result) if args.json else
@@ -324,13 +387,22 @@ def cmd_train(args) -> int:
               + (f"\nnote: {result['amp_fallback']}" if result.get("amp_fallback") else ""))
         return 0 if result["finite"] else 1
     out = args.out or str(Path("runs") / Path(args.config).stem)
-    result = train(cfg, out, resume=args.resume)
-    from .engine import distributed
+    resume_with = f"tubelet train --out {shlex.quote(out)} --resume"
+    try:
+        result = train(cfg, out, resume=args.resume, overwrite=args.overwrite, allow_changes=args.allow_changes)
+    except TrainingInterrupted as e:  # SIGINT / SIGTERM: last.pt saved where training stopped
+        if distributed.is_main():
+            print(f"tubelet train: {e}; resume with: {resume_with}", file=sys.stderr)
+        distributed.cleanup()
+        return e.exit_code
+    except KeyboardInterrupt:  # Ctrl-C while setting up: nothing was written yet
+        print(f"tubelet train: interrupted before training started; nothing was written to {out}", file=sys.stderr)
+        return 130
     if distributed.is_main():
         if args.json:
             print(json.dumps(result))
         elif result.get("stopped"):
-            print(f"stopped at step {result['step']} (train.stop_at_step); resume with --resume --out {out}")
+            print(f"stopped at step {result['step']} (train.stop_at_step); resume with: {resume_with}")
         else:
             print(f"done in {result['seconds']:.0f} s: best val top-1 {result['best_top1']:.2f}%; files in {out}")
     distributed.cleanup()
@@ -380,6 +452,23 @@ def cmd_data_synthetic(args) -> int:
     print(f"wrote {args.train} train + {args.val} val clips to {args.root} in {time.perf_counter() - t0:.1f} s")
     for name, path in files.items():
         print(f"  {name}: {path}")
+    # a recipe for these files: the demo's small UniFormer (tubelet demo), reading them as a "list" dataset
+    import copy
+    from .config import load_config, save_config
+    from .engine.demo import DEMO_CONFIG
+
+    values, root = copy.deepcopy(DEMO_CONFIG), Path(args.root).resolve()
+    d = values["data"]
+    del d["synthetic"]
+    d.update(format="list", root=str(root), train=str(root / "train.txt"), val=str(root / "val.txt"),
+             labels=str(root / "classes.txt"), num_frames=min(d["num_frames"], args.frames),
+             batch_size=min(d["batch_size"], max(args.train, 1)),
+             eval_batch_size=min(d["eval_batch_size"], max(args.val, 1)))
+    values["notes"] = (f"written by `tubelet data synthetic {args.root}`: the model and schedule of `tubelet demo` "
+                       f"on these clips")
+    recipe = save_config(load_config(None, values), Path(args.root) / "recipe.yaml")
+    print(f"  recipe: {recipe}\nnext: tubelet train {recipe} --out runs/synthetic   "
+          f"# `tubelet demo`'s small UniFormer on these clips; --dry-run checks it in seconds")
     return 0
 
 
@@ -423,7 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--batch", type=_count, default=1)
     bm.add_argument("--frames", type=_count, help="frames per clip (default: the variant's)")
     bm.add_argument("--size", type=_count, help="square input side (default: the variant's)")
-    bm.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype")
+    bm.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
+                    help="autocast dtype (on a CPU without native bf16, bf16/fp16 run as fp32 unless "
+                         "TUBELET_FORCE_BF16=1)")
     bm.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     bm.add_argument("--compile", action="store_true", help="torch.compile the model (compiled in the warm-up)")
     bm.add_argument("--train", action="store_true", help="time a training step (forward, backward, fused AdamW)")
@@ -446,10 +537,17 @@ def build_parser() -> argparse.ArgumentParser:
     dm.set_defaults(func=cmd_demo)
 
     tr = sub.add_parser("train", help="train from a YAML recipe (configs/), single process or under torchrun")
-    tr.add_argument("config", help="YAML recipe (see configs/README.md)")
+    tr.add_argument("config", nargs="?", help="YAML recipe (see configs/README.md); optional with --out OUT --resume "
+                                              "(then OUT/config.yaml)")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP)
     tr.add_argument("--out", help="run folder (default: runs/<config name>)")
-    tr.add_argument("--resume", action="store_true", help="continue from OUT/last.pt exactly where it stopped")
+    tr.add_argument("--resume", action="store_true", help="continue the run in OUT from OUT/last.pt exactly where it "
+                                                          "stopped, with the config it was started with")
+    tr.add_argument("--overwrite", action="store_true", help="start over in a folder that holds a run: deletes its "
+                                                             "files (last.pt, best.safetensors, metrics.jsonl, "
+                                                             "config.yaml, plots, eval/), nothing else")
+    tr.add_argument("--allow-changes", action="store_true", help="with --resume: continue with the values of a "
+                                                                 "config or --set that differ from the run's")
     tr.add_argument("--dry-run", action="store_true", help="build everything and run one step on a generated clip")
     tr.add_argument("--json", action="store_true", help="print the result as JSON")
     tr.set_defaults(func=cmd_train)
@@ -460,7 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--views", help="CLIPSxCROPS test views, e.g. 4x3 (default: the recipe's)")
     ev.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP)
     ev.add_argument("--out", help="folder for report.txt, confusion.png, predictions.jsonl, metrics.json "
-                                  "(default: next to the checkpoint, eval/)")
+                                  "(default: eval/STEM_CLIPSxCROPS[_shuffled]/ next to the checkpoint, one per "
+                                  "checkpoint and views)")
     ev.add_argument("--shuffle-frames", action="store_true", help="shuffle each clip's frames (temporal-order test)")
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
     ev.set_defaults(func=cmd_eval)
@@ -470,23 +569,34 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", help="variant name (see `tubelet models`); optional with a tubelet checkpoint")
     pr.add_argument("--checkpoint", help="weights in any supported layout")
     pr.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
-    pr.add_argument("--labels", help="class names: k400, k600, k700, k710, sthv2 or a text file (default: the model's)")
-    pr.add_argument("--top-k", "--topk", dest="top_k", type=_count, default=5)
+    pr.add_argument("--labels", help="class names: k400, k600, k700, k710, sthv2 or a text file, one name per class "
+                                     "of the model (default: the model's)")
+    pr.add_argument("--top-k", "--topk", dest="top_k", type=_count, default=5,
+                    help="classes shown per video (default 5; all of them when the model has fewer)")
     pr.add_argument("--views", help="CLIPSxCROPS test views (default 1x1; 'model' = the published protocol)")
     pr.add_argument("--timeline", action="store_true", help="slide windows over each video; writes a JSON timeline "
                                                             "and a PNG plot per video")
     pr.add_argument("--window", type=float, help="--timeline window in seconds (default: the model's clip span)")
     pr.add_argument("--stride", type=float, help="--timeline stride in seconds (default: half a window)")
-    pr.add_argument("--out", help="--timeline output folder (default: the current folder)")
-    pr.add_argument("--json", action="store_true", help="print the results as JSON")
+    pr.add_argument("--out", help="--timeline output folder (default: the current folder); the files mirror each "
+                                  "video's path below the videos' common folder")
+    pr.add_argument("--json", action="store_true", help="print one JSON object per video as soon as it is done (JSON "
+                                                        "lines); a failed video as {\"video\": ..., \"error\": ...}")
+    pr.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
+    pr.add_argument("--batch-size", type=_count, default=8,
+                    help="clips per forward pass; the views of several videos go together (default 8)")
+    pr.add_argument("--workers", type=_workers, help="processes that decode and transform the videos (default: "
+                                                     "min(4, CPUs); 0: the main process)")
+    pr.add_argument("--skip-bad", action="store_true", help="exit 0 even when some videos cannot be decoded (they "
+                                                            "are reported either way; default: exit status 2)")
     pr.add_argument("--seed", type=int, default=0, help="seed of the synthetic clip")
     pr.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_MODEL_HELP)
     pr.set_defaults(func=cmd_predict)
 
     c = sub.add_parser("convert", help="convert a checkpoint to tubelet .safetensors (strict, verified load)")
     c.add_argument("checkpoint", nargs="?", help="source checkpoint (official, MMAction2, timm/DeiT or tubelet "
-                                                 "layout); optional with --pretrained")
-    c.add_argument("--model", help="variant name (optional for tubelet files)")
+                                                 "layout, a training run's last.pt); optional with --pretrained")
+    c.add_argument("--model", help="variant name (optional for files tubelet wrote: .safetensors, last.pt)")
     c.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
     c.add_argument("--out", required=True, help="output .safetensors file")
     c.add_argument("--num-classes", type=_count)

@@ -7,6 +7,7 @@ weights unless a recipe says otherwise. The resolved config is saved into every 
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import os
@@ -21,7 +22,8 @@ import yaml
 from .errors import ConfigError
 
 __all__ = ["Config", "ModelConfig", "DataConfig", "SyntheticConfig", "OptimConfig", "TrainConfig", "ConfigError",
-           "load_config", "config_to_dict", "save_config", "parse_overrides", "parse_value"]
+           "load_config", "config_to_dict", "save_config", "parse_overrides", "parse_value", "config_differences",
+           "UNSET"]
 
 
 @dataclass
@@ -206,7 +208,8 @@ def _merge(obj, values: dict, prefix: str = ""):
 
 
 class _ValueLoader(yaml.SafeLoader):
-    """YAML for ``--set`` values, plus the number spellings YAML 1.1 leaves as strings (``1e-4``, ``5E3``)."""
+    """Safe YAML for recipe files and ``--set`` values, plus the number spellings YAML 1.1 leaves as strings
+    (``1e-4``, ``5E3``)."""
 
 
 _ValueLoader.add_implicit_resolver(
@@ -304,7 +307,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | di
             raise ConfigError(f"{where}: not a regular file, so not a config file")
         try:
             with open(where, encoding="utf-8-sig") as f:  # a byte-order mark (Notepad) is not part of the YAML
-                loaded = yaml.safe_load(f)
+                loaded = yaml.load(f, Loader=_ValueLoader)  # 1e-4 is a number in a file as in --set
             _check_size(loaded, where)
         except yaml.YAMLError as e:
             raise ConfigError(f"{where}: not valid YAML: {e}") from None
@@ -391,6 +394,61 @@ def validate(cfg: Config) -> None:
 
 def config_to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
+
+
+class _Unset:
+    """The value of a key that one side of :func:`config_differences` does not set (a model option)."""
+
+    def __repr__(self) -> str:
+        return "not set"
+
+
+#: a free-mapping key (``model.options.X``) that one config sets and the other does not
+UNSET = _Unset()
+
+
+def _free_mappings(cls=Config, prefix: str = "") -> set[str]:
+    """Dotted paths of the ``dict`` fields (free mappings such as ``model.options``), compared key by key."""
+    out = set()
+    for name, tp in _hints(cls).items():
+        path = f"{prefix}{name}"
+        if dataclasses.is_dataclass(tp):
+            out |= _free_mappings(tp, path + ".")
+        elif tp is dict or typing.get_origin(tp) is dict:
+            out.add(path)
+    return out
+
+
+def _flatten(values: dict, prefix: str = "", out: dict | None = None) -> dict:
+    """``{"optim": {"lr": 1e-4}}`` -> ``{"optim.lr": 1e-4}`` (sections and free mappings alike; lists are values)."""
+    out = {} if out is None else out
+    for k, v in values.items():
+        if isinstance(v, dict):
+            _flatten(v, f"{prefix}{k}.", out)
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def config_differences(before: "Config | dict", after: "Config | dict") -> list[tuple[str, object, object]]:
+    """The dotted keys whose values differ from ``before`` to ``after``, as ``(key, before, after)`` in field order.
+
+    Either side may be a :class:`Config` or its :func:`config_to_dict` form (e.g. the one a checkpoint stores): a key
+    an older dict lacks counts as its default, a key this version does not know is ignored, and a free mapping
+    (``model.options``) is compared key by key, :data:`UNSET` standing for a key one side does not set.
+    """
+    defaults = config_to_dict(Config())
+    free = _free_mappings()
+
+    def flat(cfg) -> dict:
+        values = config_to_dict(cfg) if dataclasses.is_dataclass(cfg) else \
+            _deep_update(copy.deepcopy(defaults), copy.deepcopy(cfg))
+        return _flatten(values)
+
+    known = set(_flatten(defaults))
+    a, b = flat(before), flat(after)
+    keys = [k for k in {**a, **b} if k in known or any(k.startswith(f + ".") for f in free)]
+    return [(k, a.get(k, UNSET), b.get(k, UNSET)) for k in keys if a.get(k, UNSET) != b.get(k, UNSET)]
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> Path:

@@ -8,10 +8,16 @@ them.
 TorchScript is not offered: ``torch.jit`` is deprecated upstream and cannot script these models' keyword-only helpers
 and ``torch.compiler`` checks; ``torch.export`` (``--format pt2``) is its successor and works for every family.
 
+ONNX files are single files: the weights are inside unless they exceed :data:`SINGLE_FILE_LIMIT` (protobuf cannot
+hold more than 2 GiB), and then they go to ``NAME.onnx.data`` next to the model, which must stay with it. The result's
+``files`` lists every file written.
+
 Needs ``pip install "tubelet[export]"`` (onnx, onnxscript, onnxruntime) for ONNX.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -24,6 +30,10 @@ __all__ = ["export_model", "check_onnx"]
 
 FORMATS = ("onnx", "pt2")
 
+#: ONNX weights above this many bytes go to an external ``.onnx.data`` file: a protobuf message is limited to 2 GiB,
+#: and the graph needs room besides the weights (torch's exporter draws its own line at the same 1.5 GiB)
+SINGLE_FILE_LIMIT = 1536 * 1024 ** 2
+
 
 def _example(model: torch.nn.Module, input_shape: tuple[int, ...], batch: int = 2) -> torch.Tensor:
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -35,13 +45,16 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
     """Export ``model`` (put in eval mode) for inputs ``(batch, *input_shape)``, batch dynamic.
 
     Args:
-        path: the file to write (``.onnx`` or ``.pt2``); its folder is created.
+        path: the file to write (``.onnx`` or ``.pt2``); its folder is created. An ONNX model whose weights exceed
+            :data:`SINGLE_FILE_LIMIT` also writes ``PATH.data`` (the weights), which must stay next to it; a stale
+            ``PATH.data`` of an earlier export is removed otherwise.
         input_shape: ``(C, T, H, W)`` or ``(C, H, W)`` without the batch.
         fmt: ``"onnx"`` or ``"pt2"`` (``torch.export.save``).
         opset: ONNX opset (default: the exporter's).
         check: run the exported model on batches of 1 and 3 and compare with PyTorch (onnxruntime for ONNX).
     Returns:
-        ``{"path", "format", "input_shape", "max_rel_error"}`` (error None when not checked).
+        ``{"path", "files", "format", "input_shape", "max_rel_error"}``: ``files`` lists every file written (the
+        model first), error None when not checked.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -53,21 +66,59 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
     if fmt == "onnx":
         _require_onnx(check)
         kwargs = {} if opset is None else {"opset_version": opset}
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), _quiet_exporter(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, (x,), str(path), dynamo=True, input_names=["video"], output_names=["logits"],
-                              dynamic_shapes={"x": {0: batch}}, verbose=False, **kwargs)
+            program = torch.onnx.export(model, (x,), dynamo=True, input_names=["video"], output_names=["logits"],
+                                        dynamic_shapes={"x": {0: batch}}, verbose=False, **kwargs)
+        files = _save_onnx(program, path)
         error = check_onnx(path, model, input_shape) if check else None
     else:
         with torch.no_grad():
             program = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch}})
         torch.export.save(program, str(path))
+        files = [path]
         error = None
         if check:
             loaded = torch.export.load(str(path)).module()
             with torch.no_grad():
                 error = max(_rel_error(loaded(xb), model(xb)) for xb in _batches(model, input_shape))
-    return {"path": str(path), "format": fmt, "input_shape": list(input_shape), "max_rel_error": error}
+    return {"path": str(path), "files": [str(f) for f in files], "format": fmt, "input_shape": list(input_shape),
+            "max_rel_error": error}
+
+
+def _save_onnx(program, path: Path) -> list[Path]:
+    """Write the exported program as one file, or with its weights in ``PATH.data`` when they are too large for one
+    (:data:`SINGLE_FILE_LIMIT`); returns the files written."""
+    data = path.with_name(path.name + ".data")  # where the exporter puts external weights
+    if data.exists():
+        data.unlink()  # an earlier export's weights: they would be taken for this one's
+    try:
+        weights = sum(v.const_value.nbytes for v in program.model.graph.initializers.values()
+                      if v.const_value is not None)
+    except AttributeError:  # another exporter version: its save() applies its own limit
+        weights = 0
+    program.save(str(path), external_data=weights > SINGLE_FILE_LIMIT)
+    return [path, data] if data.exists() else [path]
+
+
+class _TorchvisionAbsent(logging.Filter):
+    """Drops the exporter's "torchvision is not installed. Skipping torchvision::nms" (one line per torchvision
+    operator, logged when the exporter builds its operator table): tubelet exports no torchvision operator."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("torchvision is not installed")
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence the exporter's torchvision notices (only those) while it runs."""
+    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
+    quiet = _TorchvisionAbsent()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def _batches(model, input_shape):

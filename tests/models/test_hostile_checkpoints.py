@@ -447,3 +447,16 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     assert not stale_weights.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["last.pt", "best.safetensors", live.name, other.name])
+
+
+@pytest.mark.skipif(os.name != "posix", reason="permission bits")
+def test_saved_weights_get_the_usual_file_mode(tmp_path):
+    """safetensors writes through a 0600 temporary; tubelet's files follow the umask like every other file."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        tubelet.save_model(tubelet.create_model("uniformer_small", **UF), tmp_path / "m.safetensors")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.safetensors").stat().st_mode) == 0o644

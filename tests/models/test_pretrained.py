@@ -183,6 +183,6 @@ def test_default_entry_through_a_mirror_in_its_layout(name, tmp_path, monkeypatc
     assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
     assert loaded.pretrained_cfg.label_names == w.labels and tuple(loaded.pretrained_cfg.test_views) == w.test_views
     assert main(["predict", _real_video(), "--model", w.arch, "--pretrained", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # JSON lines: one per video
     names = load_labels(w.labels)
     assert [r["label"] for r in out[0]["topk"]] == [names[r["index"]] for r in out[0]["topk"]]

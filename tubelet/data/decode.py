@@ -19,6 +19,7 @@ A file cut short (a recording that stopped mid-write) exposes the frames that ar
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import stat
 import warnings
@@ -56,9 +57,14 @@ class VideoReader:
 
         with VideoReader("clip.mp4") as r:
             frames = r.get_frames([0, 8, 16])  # uint8 (3, H, W, 3)
+            last = r[-1]                       # uint8 (H, W, 3)
+            every_other = r[::2]               # uint8 (ceil(len(r) / 2), H, W, 3)
+            for frame in r:                    # sequential decoding, one frame at a time
+                ...
 
     Attributes:
-        num_frames: frames in the stream: counted by demuxing, or by decoding in scan mode.
+        num_frames: frames in the stream (also ``len(reader)``): counted by demuxing, or by decoding in scan mode.
+        width, height: frame size in pixels.
         fps: average frame rate (from the timestamps when the container's is missing or absurd; 0.0 if unknown).
         duration: seconds spanned by the frames (``num_frames / fps`` in scan mode).
         scan: True when the stream has no usable timestamps and is read sequentially (see the module docstring).
@@ -246,6 +252,98 @@ class VideoReader:
     def __len__(self) -> int:
         return self.num_frames
 
+    @property
+    def width(self) -> int:
+        """Frame width in pixels (every frame is delivered at this size)."""
+        return self._size[0]
+
+    @property
+    def height(self) -> int:
+        """Frame height in pixels."""
+        return self._size[1]
+
+    def __getitem__(self, index: int | slice) -> torch.Tensor:
+        """``reader[i]``: frame ``i`` as uint8 ``(H, W, 3)`` (negative ``i`` counts from the end);
+        ``reader[a:b:s]``: those frames as uint8 ``(n, H, W, 3)``, as :meth:`get_frames` (``n`` may be 0).
+
+        Raises:
+            IndexError: ``i`` outside ``[-len, len)``.
+            TypeError: an index that is neither an integer nor a slice (use :meth:`get_frames` for a list).
+        """
+        if isinstance(index, slice):
+            indices = range(*index.indices(self.num_frames))
+            if not indices:
+                return torch.empty((0, self.height, self.width, 3), dtype=torch.uint8)
+            return self.get_frames(indices)
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise TypeError(f"VideoReader indices are integers or slices, not {type(index).__name__} "
+                            f"(get_frames takes a list of indices)") from None
+        if not -self.num_frames <= i < self.num_frames:
+            raise IndexError(f"{self.path}: frame index {i} outside [-{self.num_frames}, {self.num_frames})")
+        return self.get_frames([i % self.num_frames])[0]
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        """Every frame in order, uint8 ``(H, W, 3)`` each, from one sequential decode: one frame in memory at a time,
+        the same frames as :meth:`get_frames`.
+
+        The iteration reads the file through its own handle, so :meth:`get_frames` and indexing may be used while it
+        runs, and several iterations may run at once.
+
+        Raises:
+            VideoDecodeError: the reader is closed, the file changed since it was opened, or a frame cannot be
+                decoded.
+        """
+        if self._container is None:
+            raise VideoDecodeError(f"{self.path}: the reader is closed")
+        return self._iterate(os.fstat(self._file.fileno()))
+
+    def _iterate(self, opened: os.stat_result) -> Iterator[torch.Tensor]:
+        import av
+
+        file = _open_regular_file(self.path)
+        container = None
+        try:
+            now = os.fstat(file.fileno())
+            if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) != \
+                    (opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns):
+                raise VideoDecodeError(f"{self.path}: the file changed since the reader opened it")
+            try:
+                container = av.open(file, "r", container_options=_CONTAINER_OPTIONS, metadata_errors="replace")
+                stream = container.streams[self._stream.index]
+                stream.thread_type = "SLICE"
+            except Exception as e:  # noqa: BLE001
+                raise VideoDecodeError(f"{self.path}: cannot be opened again ({type(e).__name__}: {e})") from None
+            following = 0  # index of the next frame to deliver
+            try:
+                for frame in self._decoded(container=container, stream=stream):
+                    if following >= self.num_frames:
+                        break
+                    if self.scan:
+                        i = following
+                    else:  # seek mode: frame i is the one with timestamp _pts[i]; others are not frames of the index
+                        if frame.pts is None:
+                            continue
+                        i = int(np.searchsorted(self._pts, frame.pts))
+                        if i >= self.num_frames or int(self._pts[i]) != frame.pts or i < following:
+                            continue
+                        if i > following:
+                            break  # frames [following, i) did not turn up: reported below
+                    yield torch.from_numpy(self._rgb(frame))
+                    following = i + 1
+            except VideoDecodeError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                raise VideoDecodeError(f"{self.path}: cannot be decoded ({type(e).__name__}: {e})") from None
+            if following < self.num_frames:
+                raise VideoDecodeError(f"{self.path}: frames from {following} on could not be decoded (truncated or "
+                                       f"corrupt)")
+        finally:
+            if container is not None:
+                container.close()
+            file.close()
+
     def get_frames(self, indices: Iterable[int]) -> torch.Tensor:
         """Frames at ``indices`` (presentation order, repeats allowed) as uint8 ``(len(indices), H, W, 3)`` RGB."""
         indices = [int(i) for i in indices]
@@ -272,17 +370,20 @@ class VideoReader:
             raise VideoDecodeError(f"{self.path}: frames {missing[:5]} could not be decoded (truncated or corrupt)")
         return torch.from_numpy(np.stack([found[i] for i in indices]))
 
-    def _decoded(self, first_ok: Callable | None = None) -> Iterator:
+    def _decoded(self, first_ok: Callable | None = None, container=None, stream=None) -> Iterator:
         """Frames from the current position to the end. A packet the decoder rejects is skipped (FFmpeg conceals
         the damage in the frames that follow, as the ``ffmpeg`` tool does); an unreadable tail ends the stream.
 
         Args:
             first_ok: called with the first packet read; if it returns False, :class:`_Overshoot` is raised.
+            container, stream: another container opened on the same file and its video stream (iteration);
+                default: the reader's own.
         """
         import av
 
-        ctx = self._stream.codec_context
-        packets = self._container.demux(self._stream)
+        container, stream = (self._container, self._stream) if container is None else (container, stream)
+        ctx = stream.codec_context
+        packets = container.demux(stream)
         while True:
             try:
                 packet = next(packets)

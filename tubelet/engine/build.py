@@ -3,7 +3,6 @@ the datasets and their transforms. ``train``, ``eval`` and ``demo`` all build th
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from ..models import create_model
 
 __all__ = ["data_cfg", "build_model", "train_transform", "make_mixup", "read_split", "class_names_for", "build_datasets", "synthetic_root",
            "ensure_synthetic"]
-
-_log = logging.getLogger("tubelet.engine")
 
 
 def data_cfg(pcfg, cfg: Config):
@@ -107,15 +104,16 @@ def class_names_for(cfg: Config) -> list[str] | None:
         raise ConfigError(f"data.labels: {e}") from None
 
 
-def build_model(cfg: Config, num_classes: int | None, *, skip_missing_checkpoint: bool = False):
-    """The recipe's model, initialised from ``model.checkpoint`` (strictly, with the family's conversions)."""
+def build_model(cfg: Config, num_classes: int | None):
+    """The recipe's model, initialised from ``model.checkpoint`` (strictly, with the family's conversions).
+
+    Raises:
+        CheckpointError: ``model.checkpoint`` does not exist, or does not fit the model.
+    """
     m = cfg.model
     checkpoint = m.checkpoint
     if checkpoint is not None and not os.path.exists(checkpoint):
-        if not skip_missing_checkpoint:
-            raise CheckpointError(f"model.checkpoint: {checkpoint}: no such file")
-        _log.warning("model.checkpoint %s not found: the dry run starts from random weights", checkpoint)
-        checkpoint = None
+        raise CheckpointError(f"model.checkpoint: {checkpoint}: no such file")
     if checkpoint is None:
         model = create_model(m.name, num_classes=num_classes, **m.options)
     else:

@@ -1,10 +1,13 @@
 """Training checkpoints: written atomically, read without executing code, complete enough to resume exactly.
 
 A checkpoint holds ``model`` (the unwrapped, uncompiled module's state dict), ``optimizer``, ``scaler``, ``ema``,
-``step``, ``epoch``, ``batch_in_epoch`` (data position), ``best``, ``config``, ``model_name`` and ``rng`` (Python,
-NumPy, torch CPU/CUDA and the mixup generator). It is written to a temporary file in the same folder, flushed to
-disk, then renamed over the old one: killing the process at any moment leaves either the old or the new file,
-never a torn one.
+``step``, ``epoch``, ``batch_in_epoch`` (data position), ``best``, ``config``, ``model_name``, ``rng`` (Python,
+NumPy, torch CPU/CUDA and the mixup generator) and ``tubelet``: the architecture, its options and the data contract
+(:func:`tubelet.models._files.tubelet_metadata`, as in a tubelet ``.safetensors`` file), so that
+``create_model(checkpoint_path="OUT/last.pt")`` rebuilds the trained model without being told its name. Files
+written before that key existed still load, with the model's name. A checkpoint is written to a temporary file in
+the same folder, flushed to disk, then renamed over the old one: killing the process at any moment leaves either the
+old or the new file, never a torn one.
 """
 from __future__ import annotations
 

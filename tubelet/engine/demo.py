@@ -7,6 +7,11 @@
 3. evaluate the best checkpoint on the validation clips, and again with each clip's frames shuffled: the pairs
    differ only in the direction of time, so a model that uses temporal order drops towards 50% there;
 4. plot the curves and the confusion matrix, and classify one validation video with ``predict``'s code.
+
+The main process runs one torch thread fewer per DataLoader worker than the CPUs it may use (at least one:
+:func:`tubelet.runtime.set_threads_for_workers`), for the demo only: with more busy threads than cores, each parallel
+operation waits for its slowest thread, and the run slows down many times over once other processes compete for
+the CPUs (see BENCHMARKS.md). ``TUBELET_NUM_THREADS=N`` sets the number instead.
 """
 from __future__ import annotations
 
@@ -15,9 +20,12 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 from ..config import load_config, parse_overrides, _deep_update
 from ..data import make_loader
 from ..models import create_model
+from ..runtime import set_threads_for_workers
 from .build import build_datasets, class_names_for, data_cfg, ensure_synthetic, synthetic_root
 from .evaluate import evaluate
 from .inference import classify_video, topk
@@ -50,7 +58,17 @@ QUICK = {"data": {"synthetic": {"num_train": 20, "num_val": 10}, "num_workers": 
 
 
 def run_demo(out: str | Path = "runs/demo", overrides: list[str] | None = None, quick: bool = False) -> dict:
-    """Run the demo; returns the report as a dict (``passed`` says whether the accuracy targets were met)."""
+    """Run the demo; returns the report as a dict (``passed`` says whether the accuracy targets were met).
+
+    torch's intra-op thread count is lowered for the run (see the module docstring) and restored afterwards."""
+    threads = torch.get_num_threads()
+    try:
+        return _run_demo(out, overrides, quick)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_demo(out: str | Path, overrides: list[str] | None, quick: bool) -> dict:
     t0 = time.perf_counter()
     out = Path(out)
     values = copy.deepcopy(DEMO_CONFIG)
@@ -64,9 +82,12 @@ def run_demo(out: str | Path = "runs/demo", overrides: list[str] | None = None, 
     ensure_synthetic(cfg)
     t_data = time.perf_counter() - t
 
-    print(f"[2/4] training {cfg.model.name} (narrowed: {cfg.model.options}) for {cfg.optim.epochs} epochs")
+    threads = set_threads_for_workers(cfg.data.num_workers)
+    print(f"[2/4] training {cfg.model.name} (narrowed: {cfg.model.options}) for {cfg.optim.epochs} epochs "
+          f"({threads} torch thread{'s' * (threads > 1)} + {cfg.data.num_workers} data loader worker"
+          f"{'s' * (cfg.data.num_workers != 1)})")
     t = time.perf_counter()
-    result = train(cfg, out)
+    result = train(cfg, out, overwrite=True)  # the demo's own folder: a rerun starts over
     t_train = time.perf_counter() - t
 
     print("[3/4] evaluating the best checkpoint on the validation clips, in order and with frames shuffled")
@@ -88,6 +109,7 @@ def run_demo(out: str | Path = "runs/demo", overrides: list[str] | None = None, 
     report = {"val_top1": kept["top1"], "val_top5": kept["top5"], "shuffled_top1": shuffled["top1"],
               "num_val": kept["num_samples"], "seconds_total": round(time.perf_counter() - t0, 1),
               "seconds_data": round(t_data, 1), "seconds_train": round(t_train, 1), "epochs": result["epoch"],
+              "threads": threads, "num_workers": cfg.data.num_workers,
               "out_dir": str(out), "checkpoint": str(out / "best.safetensors"), "curves": str(out / "curves.png"),
               "confusion": str(out / "confusion.png"), "metrics": str(out / "metrics.jsonl"),
               "prediction": {"video": video, "label": class_names[label], "top3": pred}, "quick": quick}

@@ -1,8 +1,16 @@
 """``tubelet train RECIPE --dry-run``: build everything a recipe needs and run one real optimisation step on a
 generated clip, on this machine, in seconds.
 
-:func:`check_shapes` is the part that costs nothing: the recipe's model on the meta device, its full clip pushed
-through it, its trainable parameters and optimiser groups counted. :func:`dry_run` does that, then the real step.
+:func:`check_shapes` is the part that costs nothing: the recipe's model on the meta device, a batch of its full clips
+(the recipe's batch per process) pushed through it in training mode, its trainable parameters and optimiser groups
+counted. :func:`dry_run` does that, loads the recipe's checkpoint, then runs the real step.
+
+A dry run fails where the real run would fail at its start: a ``model.checkpoint`` that is missing or does not fit
+the model is a :class:`~tubelet.errors.CheckpointError` naming the file, and a batch too small for BatchNorm at the
+recipe's size a :class:`~tubelet.config.ConfigError`. It does not fail where the real run would not: the reduced
+step (fewer frames, smaller crops) runs on 2 clips, so BatchNorm never sees a single value per channel there when
+the recipe's batch is fine. ``check_weights=False`` skips the checkpoint explicitly (CI checks recipes whose
+checkpoints must be downloaded by hand), and the result says so.
 """
 from __future__ import annotations
 
@@ -15,23 +23,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import runtime
 from ..config import Config, ConfigError
 from ..data import EvalTransform, make_sampler, synthetic_clip
+from ..errors import CheckpointError
 from ..models import create_model
-from ..runtime import cpu_has_native_bf16
 from . import distributed
 from .build import build_model, class_names_for, data_cfg, make_mixup, train_transform
 from .optim import ModelEma, build_optimizer, param_groups
 from .train import TrainState, _seed_everything, train_one_epoch
 
-__all__ = ["dry_run", "check_shapes", "step_amp"]
+__all__ = ["dry_run", "check_shapes", "step_amp", "STEP_BATCH"]
+
+#: clips of the real step: BatchNorm needs more than one value per channel in training, and the step's small clips
+#: can end in 1x1x1 maps (the recipe's batch is checked at the recipe's clip size on the meta device instead)
+STEP_BATCH = 2
 
 
 def _num_classes(cfg: Config) -> int:
     num_classes = cfg.model.num_classes
     if num_classes is None:
         d = cfg.data
-        names = class_names_for(cfg) if d.format == "synthetic" or d.labels else None
+        names = class_names_for(cfg) if d.format in ("synthetic", "folders") or d.labels else None
         if not names:
             raise ConfigError("model.num_classes: a dry run needs the number of classes (or data.labels)")
         num_classes = len(names)
@@ -39,24 +52,38 @@ def _num_classes(cfg: Config) -> int:
 
 
 def check_shapes(cfg: Config) -> dict:
-    """The recipe's model built on the meta device (no memory, no compute): its full clip ``(1, 3, T, S, S)`` must
-    give ``(1, num_classes)`` logits. Returns ``{"model", "num_classes", "full_clip", "trainable_params",
-    "param_groups"}`` (parameters and optimiser groups of the recipe's model as it trains)."""
+    """The recipe's model built on the meta device (no memory, no compute), in training mode: a batch of its full
+    clips ``(B, 3, T, S, S)``, ``B`` the recipe's clips per process and step (``data.batch_size`` x
+    ``data.num_samples``), must give ``(B, num_classes)`` logits. Returns ``{"model", "num_classes", "full_clip",
+    "batch", "trainable_params", "param_groups"}`` (parameters and optimiser groups of the recipe's model as it
+    trains).
+
+    Raises:
+        ConfigError: the batch is too small for the model's BatchNorm at this clip size (as the real run would).
+    """
     return _check_shapes(cfg)[0]
 
 
 def _check_shapes(cfg: Config):
     num_classes = _num_classes(cfg)
-    o = cfg.optim
+    o, d = cfg.optim, cfg.data
+    batch = d.batch_size * d.num_samples
     with torch.device("meta"):
         meta = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
         dcfg = data_cfg(meta.pretrained_cfg, cfg)
-        full = meta(torch.empty((1, *dcfg.input_size)))
-    if tuple(full.shape) != (1, num_classes):
-        raise RuntimeError(f"{cfg.model.name}: a full clip {dcfg.input_size} gave logits {tuple(full.shape)}")
+        try:
+            full = meta(torch.empty((batch, *dcfg.input_size)))
+        except ValueError as e:
+            if "Expected more than 1 value per channel" not in str(e):
+                raise
+            raise ConfigError(f"data.batch_size: {cfg.model.name} on a batch of {batch} clips "
+                              f"{tuple(dcfg.input_size)} has BatchNorm layers that see one value per channel ({e}); "
+                              f"train on 2 or more clips per process") from None
+    if tuple(full.shape) != (batch, num_classes):
+        raise RuntimeError(f"{cfg.model.name}: {batch} full clips {dcfg.input_size} gave logits {tuple(full.shape)}")
     groups = param_groups(meta, o.weight_decay, o.no_decay_keys, o.layer_decay, o.backbone_lr_ratio, o.no_decay_1d)
     shapes = {"model": cfg.model.name, "num_classes": num_classes, "full_clip": list(dcfg.input_size),
-              "trainable_params": sum(p.numel() for p in meta.parameters() if p.requires_grad),
+              "batch": batch, "trainable_params": sum(p.numel() for p in meta.parameters() if p.requires_grad),
               "param_groups": len(groups)}
     return shapes, meta, dcfg
 
@@ -85,44 +112,76 @@ def step_amp(device: torch.device, amp: str) -> tuple[str, str | None]:
     """The autocast a dry-run step uses for the recipe's ``amp`` on ``device``, and why it differs (None if not).
 
     On a CPU, fp16 autocast is emulated (far slower than bf16): bf16 instead. A CPU without native bf16 (AVX2
-    only) emulates bf16 too, ~50x slower than fp32: the step runs in fp32 there. The fp16 recipe's gradient scaler
-    runs either way (it works on fp32 losses, and costs nothing)."""
+    only) emulates bf16 too, ~50x slower than fp32: the step runs in fp32 there (:func:`tubelet.runtime.resolve_amp`,
+    which warns once), unless ``TUBELET_FORCE_BF16=1``. The fp16 recipe's gradient scaler runs either way (it works
+    on fp32 losses, and costs nothing)."""
     if device.type != "cpu" or amp == "none":
         return amp, None
-    if not cpu_has_native_bf16():
+    if runtime.resolve_amp(amp, device) == "none":
         return "none", (f"this CPU has no native bf16 (bf16/fp16 autocast would be emulated, ~50x slower than "
-                        f"fp32): the {amp} recipe's step ran in fp32")
+                        f"fp32): the {amp} recipe's step ran in fp32 ({runtime.FORCE_BF16_ENV}=1 keeps bf16)")
+    emulated = "" if runtime.cpu_has_native_bf16() else f" (emulated on this CPU, kept by {runtime.FORCE_BF16_ENV}=1)"
     if amp == "fp16":
-        return "bf16", "fp16 autocast is emulated on a CPU: the fp16 recipe's step ran in bf16"
-    return amp, None
+        return "bf16", f"fp16 autocast is emulated on a CPU: the fp16 recipe's step ran in bf16{emulated}"
+    return amp, (f"the bf16 recipe's step ran in bf16{emulated}" if emulated else None)
 
 
-def dry_run(cfg: Config, *, step_options: dict | None = None) -> dict:
+def dry_run(cfg: Config, *, step_options: dict | None = None, check_weights: bool = True) -> dict:
     """Build everything a recipe needs and run one real optimisation step on a generated clip, on this machine.
 
-    The recipe's full clip ``(1, 3, T, S, S)`` is pushed through the model on the meta device (a shape check that
-    costs nothing, :func:`check_shapes`); the real step uses ``train.dry_run_frames`` frames of
-    ``train.dry_run_size`` pixels (the recipe's size for models that need it), through the recipe's train transform
-    (RandAugment, crop, erasing), mixup, loss, AMP (see :func:`step_amp` for a CPU), gradient scaler, clipping and
-    optimiser. A ``model.checkpoint`` that is not on disk is reported and skipped. The dataset files are not read.
+    A batch of the recipe's full clips ``(B, 3, T, S, S)`` is pushed through the model on the meta device (a shape
+    check that costs nothing, :func:`check_shapes`); the model is built with its ``model.checkpoint``; the real step
+    runs :data:`STEP_BATCH` clips of ``train.dry_run_frames`` frames of ``train.dry_run_size`` pixels (the recipe's
+    size for models that need it), through the recipe's train transform (RandAugment, crop, erasing), mixup, loss,
+    AMP (see :func:`step_amp` for a CPU), gradient scaler, clipping and optimiser. The dataset files are not read.
 
-    ``step_options``: constructor arguments of the recipe model's class that replace the recipe model's own
-    (``model.model_args``) for the real step only: e.g. fewer blocks, so that the step takes a fraction of a second
-    (the full clip is still checked on the recipe's model, and its parameters and optimiser groups counted). That
-    model starts from random weights (the recipe's checkpoint would not fit it).
+    Args:
+        step_options: constructor arguments of the recipe model's class that replace the recipe model's own
+            (``model.model_args``) for the real step only: e.g. fewer blocks, so that the step takes a fraction of a
+            second (the full clips are still checked on the recipe's model, and its parameters and optimiser groups
+            counted). That model starts from random weights; the checkpoint, if checked, is loaded into the recipe's
+            model and then dropped.
+        check_weights: load ``model.checkpoint`` as the real run does. False skips it (random weights), and the
+            result's ``weights`` says so: for checking recipes whose checkpoint files are not on this machine.
+
+    Returns:
+        :func:`check_shapes`'s fields and ``step_clip``, ``loss``, ``eval_logits``, ``amp``, ``amp_fallback``,
+        ``grad_scaler``, ``checkpoint_loaded``, ``weights`` (what happened to the checkpoint, in words),
+        ``seconds``, ``finite`` (+ ``step_options``, ``step_trainable_params``).
+
+    Raises:
+        CheckpointError: ``model.checkpoint`` is not a file, or does not fit the model (``check_weights``).
+        ConfigError: the recipe cannot run (e.g. :func:`check_shapes`).
     """
     t0 = time.perf_counter()
     o, t, d = cfg.optim, cfg.train, cfg.data
+    checkpoint = cfg.model.checkpoint
+    if checkpoint is not None and check_weights and not Path(checkpoint).is_file():  # before any slow work
+        raise CheckpointError(f"model.checkpoint: {checkpoint}: no such file (the real run would stop here: "
+                              f"download it or correct the path)")
     device = distributed.pick_device(t.device, 0)
     _seed_everything(t.seed)
     shapes, meta, dcfg = _check_shapes(cfg)
     num_classes = shapes["num_classes"]
 
+    load = checkpoint is not None and check_weights
+    if checkpoint is None:
+        weights = "none (model.checkpoint not set: random initialisation)"
+    elif not check_weights:
+        weights = f"not checked (check_weights=False): {checkpoint} not loaded, random initialisation"
+    else:
+        weights = f"loaded from {checkpoint}"
     if step_options:
+        if load:  # the real run's load, into the recipe's model; the step model cannot take these weights
+            build_model(cfg, num_classes)  # raises CheckpointError as the real run would; then freed
+            weights += " into the recipe's model (the reduced step model starts from random weights)"
         model, meta = _step_model(cfg, meta, step_options)
         model = model.to(device)
+    elif load:
+        model = build_model(cfg, num_classes).to(device)
     else:
-        model = build_model(cfg, num_classes, skip_missing_checkpoint=True).to(device)
+        unloaded = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, checkpoint=None))
+        model = build_model(unloaded, num_classes).to(device)
     optimizer = build_optimizer(model, o)
     scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
     ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
@@ -146,7 +205,7 @@ def dry_run(cfg: Config, *, step_options: dict | None = None) -> dict:
                            height=side, width=side * 4 // 3)
     transform = train_transform(d, small)
     rng = np.random.default_rng(t.seed)
-    batch = 2 if mixup is not None else 1
+    batch = STEP_BATCH
     clips = [transform(video[make_sampler(small)(len(video), rng=rng)], rng)[0] for _ in range(batch)]
     del meta
     x = torch.stack(clips)
@@ -163,8 +222,7 @@ def dry_run(cfg: Config, *, step_options: dict | None = None) -> dict:
         logits = model.eval()(views.to(device))
     result = {**shapes, "step_clip": list(x.shape), "loss": stats["loss"], "eval_logits": list(logits.shape),
               "amp": amp, "amp_fallback": amp_fallback, "grad_scaler": scaler.is_enabled(),
-              "checkpoint_loaded": (not step_options and cfg.model.checkpoint is not None
-                                    and Path(cfg.model.checkpoint).exists()),
+              "checkpoint_loaded": load, "weights": weights,
               "seconds": round(time.perf_counter() - t0, 2), "finite": math.isfinite(stats["loss"])}
     if step_options:
         result["step_options"] = dict(step_options)

@@ -21,7 +21,7 @@ from ..errors import ConfigError, UsageError
 from . import distributed
 from .metrics import ConfusionMatrix
 
-__all__ = ["evaluate", "evaluate_checkpoint", "autocast"]
+__all__ = ["evaluate", "evaluate_checkpoint", "default_eval_dir", "autocast"]
 
 
 def autocast(device: torch.device, amp: str):
@@ -101,6 +101,14 @@ def evaluate(model: torch.nn.Module, loader, *, num_classes: int, device: torch.
     return out
 
 
+def default_eval_dir(checkpoint: str | os.PathLike, views: tuple[int, int], shuffle_frames: bool = False) -> Path:
+    """Where ``tubelet eval`` writes by default: ``eval/<checkpoint stem>_<clips>x<crops>[_shuffled]`` next to the
+    checkpoint (``runs/k400/eval/best_4x3``), one folder per checkpoint and view setting."""
+    checkpoint = Path(checkpoint)
+    clips, crops = views
+    return checkpoint.parent / "eval" / f"{checkpoint.stem}_{clips}x{crops}{'_shuffled' if shuffle_frames else ''}"
+
+
 def evaluate_checkpoint(cfg, checkpoint: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
                         shuffle_frames: bool = False) -> dict:
     """``tubelet eval``: test ``checkpoint`` on the validation set of the run config ``cfg`` with the recipe's views
@@ -108,9 +116,11 @@ def evaluate_checkpoint(cfg, checkpoint: str | os.PathLike, out_dir: str | os.Pa
 
     Builds ``cfg.model`` from the checkpoint (any supported layout), the validation data through the same path as
     training, and evaluates under torchrun as in a single process. The main process writes to ``out_dir`` (default:
-    ``eval/`` next to the checkpoint): ``predictions.jsonl`` (per-video scores; single process only, the scores are
-    not gathered), ``confusion.png``, ``report.txt`` (the per-class table of :meth:`ConfusionMatrix.report`) and
-    ``metrics.json``.
+    :func:`default_eval_dir`, ``eval/<checkpoint stem>_<clips>x<crops>[_shuffled]/`` next to the checkpoint, so that
+    evaluations of other checkpoints or views do not overwrite each other): ``predictions.jsonl`` (per-video scores;
+    single process only, the scores are not gathered), ``confusion.png``, ``report.txt`` (the per-class table of
+    :meth:`ConfusionMatrix.report`) and ``metrics.json``. Class names come from the recipe, else from the checkpoint
+    when they fit its classifier (else, with a warning, class indices).
 
     Args:
         shuffle_frames: shuffle each clip's frames (a model that uses temporal order should fail).
@@ -138,7 +148,8 @@ def evaluate_checkpoint(cfg, checkpoint: str | os.PathLike, out_dir: str | os.Pa
                           f"but the checkpoint {checkpoint} has {num_classes}")
     dcfg = data_cfg(model.pretrained_cfg, cfg)
     if class_names is None:
-        class_names = model.pretrained_cfg.labels()
+        from .inference import model_labels
+        class_names = model_labels(model.pretrained_cfg, num_classes, hint="name them with data.labels")
     model.to(info.device)
     ds = build_datasets(cfg, dcfg, splits=("val",))["val"]
     bad = [(p, y) for p, y in ds.samples if not 0 <= y < num_classes]
@@ -151,7 +162,7 @@ def evaluate_checkpoint(cfg, checkpoint: str | os.PathLike, out_dir: str | os.Pa
     result = evaluate(model, loader, num_classes=num_classes, device=info.device, view_average=cfg.data.view_average,
                       amp=cfg.train.amp, progress=cfg.train.progress and info.is_main, frame_order=frame_order,
                       keep_scores=True)
-    out = Path(out_dir or Path(checkpoint).parent / "eval")
+    out = Path(out_dir or default_eval_dir(checkpoint, dcfg.test_views, shuffle_frames))
 
     def summary() -> dict:
         s = {k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "loss", "num_samples")}

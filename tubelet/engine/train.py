@@ -2,13 +2,24 @@
 
 ``train(cfg, out_dir)`` sets up (process group, model, data, optimiser, schedule, scaler, EMA, resume), then
 alternates ``train_one_epoch`` and ``evaluate``, writing ``metrics.jsonl``, ``last.pt`` (everything needed to resume
-exactly), ``best.safetensors`` (inference weights + preprocessing metadata) and ``curves.png`` into ``out_dir``.
-The dry run (``tubelet train --dry-run``, one real step of a recipe) is in :mod:`tubelet.engine.dry_run`.
+exactly, plus the model's architecture, options and data contract), ``best.safetensors`` (inference weights +
+preprocessing metadata) and ``curves.png`` into ``out_dir``.
+
+A run's folder is safe: a folder that holds a run is refused unless the caller resumes it or overwrites it, nothing
+in it is touched before every check of the launch has passed, ``--resume`` refuses a config that differs from the
+run's, and SIGINT / SIGTERM stop at the next step boundary with a resumable ``last.pt``
+(:class:`TrainingInterrupted`). The dry run (``tubelet train --dry-run``, one real step of a recipe) is in
+:mod:`tubelet.engine.dry_run`.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
+import re
+import signal
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -19,9 +30,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..config import Config, ConfigError, config_to_dict, save_config
+from ..config import Config, ConfigError, config_differences, config_to_dict, save_config
 from ..data import Mixup, make_loader
+from ..errors import TubeletError, UsageError
 from ..models import create_model, get_pretrained_cfg, save_model
+from ..models._files import TRAINING_METADATA_KEY, tubelet_metadata
+from ..runtime import resolve_config_amp
 from . import distributed
 from .build import (build_datasets, build_model, class_names_for, data_cfg, describe, ensure_synthetic,
                     infer_num_classes, make_mixup)
@@ -29,7 +43,8 @@ from .checkpoint import load_checkpoint, remove_stale_temporaries, rng_state, sa
 from .evaluate import autocast, evaluate
 from .optim import ModelEma, build_optimizer, lr_at
 
-__all__ = ["train", "train_one_epoch", "TrainState", "MetricsLog"]
+__all__ = ["train", "train_one_epoch", "TrainState", "MetricsLog", "TrainingInterrupted", "run_outputs",
+           "RESUME_MAY_CHANGE"]
 
 _log = logging.getLogger("tubelet.engine")
 
@@ -79,6 +94,184 @@ class MetricsLog:
             self.tb.close()
 
 
+class TrainingInterrupted(TubeletError):
+    """Training stopped on SIGINT or SIGTERM, after saving a resumable ``last.pt`` at the step it reached.
+
+    Attributes:
+        signal: the signal (``signal.SIGINT`` / ``signal.SIGTERM``).
+        step: the optimiser step saved in ``checkpoint``.
+        checkpoint: the ``last.pt`` to resume from.
+        exit_code: ``128 + signal number`` (130 for SIGINT, 143 for SIGTERM), what the ``tubelet`` command exits with.
+    """
+
+    def __init__(self, signum: int, step: int, where: str, checkpoint: Path):
+        self.signal, self.step, self.checkpoint = signal.Signals(signum), step, Path(checkpoint)
+        self.exit_code = 128 + int(signum)
+        super().__init__(f"interrupted ({self.signal.name}) at step {step} ({where}); saved {checkpoint}")
+
+
+class _StopSignals:
+    """While active (a ``with`` block), SIGINT and SIGTERM ask the loop to stop at the next step boundary instead of
+    killing it; the previous handlers come back afterwards. Only the main thread can install handlers: elsewhere this
+    does nothing.
+
+    After the first signal a second SIGINT (Ctrl-C) stops the process at once (the default action; the atomic save
+    keeps the last complete checkpoint); further SIGTERMs are absorbed: whoever sent one (torchrun, Slurm, Kubernetes)
+    kills after its own grace period. The run's DataLoader workers ignore both signals
+    (:func:`_worker_leaves_signals_to_main`); any other process forked meanwhile inherits a handler that does nothing
+    there.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, announce: bool):
+        self.signum: int | None = None
+        self.announce = announce  # rank 0 says at once what will happen
+        self._previous: dict = {}
+        self._pid = os.getpid()
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame) -> None:
+        if os.getpid() != self._pid or self.signum is not None:
+            return
+        self.signum = signum
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if self.announce:  # os.write: a signal handler must not re-enter a buffered stream that tqdm may be writing
+            os.write(2, f"\ntubelet train: {signal.Signals(signum).name}: saving last.pt at the end of this step, "
+                        f"then stopping (Ctrl-C again stops at once, keeping the last complete checkpoint)\n"
+                        .encode())
+
+    def agreed(self) -> int | None:
+        """The stop signal if any process received one (every process calls this at the same step: one tiny
+        all-reduce when distributed), else None."""
+        return distributed.all_reduce_max(self.signum or 0) or None
+
+
+def _worker_leaves_signals_to_main(init, worker_id: int) -> None:
+    """``worker_init_fn`` of the run's DataLoader workers: SIGINT and SIGTERM are ignored there (a terminal's Ctrl-C,
+    and torchrun's or Slurm's SIGTERM, reach the whole process group), so the main process stops at a step boundary
+    with its workers alive; it shuts them down itself (or they exit when it dies)."""
+    for s in _StopSignals.SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    if init is not None:
+        init(worker_id)
+
+
+#: config keys that may differ when a run is resumed: they control this launch, not what is computed
+RESUME_MAY_CHANGE = ("train.stop_at_step", "train.progress", "train.save_every_steps", "train.log_every",
+                     "train.tensorboard", "data.num_workers")
+
+#: what ``train`` (and the demo, and ``tubelet eval`` in its default ``eval/`` or ``eval/<checkpoint>_<views>/``
+#: folders) writes into a run folder: the files that mark a folder as holding a run, and all that ``overwrite``
+#: deletes
+_RUN_FILES = ("last.pt", "best.safetensors", "metrics.jsonl", "config.yaml", "curves.png", "confusion.png",
+              "demo.json")
+_EVAL_FILES = ("report.txt", "confusion.png", "predictions.jsonl", "metrics.json")
+_EVAL_FOLDER = re.compile(r"^.+_\d+x\d+(_shuffled)?$")  # eval/<checkpoint stem>_<clips>x<crops>[_shuffled]
+
+
+def run_outputs(out: str | Path) -> list[Path]:
+    """The files of a training run in ``out`` (tubelet's own names only; anything else in the folder is not listed)."""
+    out = Path(out)
+
+    def present(p: Path) -> bool:
+        return p.is_symlink() or p.is_file()
+
+    found = [out / n for n in _RUN_FILES if present(out / n)]
+    if (out / "eval").is_dir():
+        folders = [out / "eval"] + sorted(p for p in (out / "eval").iterdir()
+                                          if _EVAL_FOLDER.match(p.name) and p.is_dir() and not p.is_symlink())
+        found += [f / n for f in folders for n in _EVAL_FILES if present(f / n)]
+    if (out / "tensorboard").is_dir():
+        found += sorted(p for p in (out / "tensorboard").iterdir()
+                        if p.name.startswith("events.out.tfevents.") and present(p))
+    return found
+
+
+def _describe_outputs(out: Path, files: list[Path]) -> str:
+    names: dict[str, int] = {}
+    for p in files:
+        top = p.relative_to(out).parts
+        key = top[0] + ("/" if len(top) > 1 else "")
+        names[key] = names.get(key, 0) + 1
+    return ", ".join(k if not k.endswith("/") else f"{k} ({n} file{'s' if n > 1 else ''})" for k, n in names.items())
+
+
+def _folder_problem(out: Path, resume: bool, overwrite: bool) -> str | None:
+    """What stops a launch into ``out`` (read-only: the folder is not touched), or None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out}: exists and is not a folder"
+    if resume:
+        return None if (out / "last.pt").exists() else f"--resume: {out / 'last.pt'}: no checkpoint to resume from"
+    existing = run_outputs(out)
+    if existing and not overwrite:
+        return (f"--out {out}: holds a training run ({_describe_outputs(out, existing)}); pass --resume to continue it "
+                f"or --overwrite to start over (deletes those files), or choose another --out")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"--out {out}: cannot be written (no permission to write in {parent})"
+    return None
+
+
+def _show(value) -> str:
+    """A config value as a user writes it in YAML (``null``, ``true``, ``[1, 1, 2, 1]``); UNSET is ``not set``."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value)
+    except TypeError:
+        return repr(value)
+
+
+def _check_resume(ckpt: dict, cfg: Config, path: Path, allow_changes: bool, main: bool) -> None:
+    """``cfg`` must be the config the run was started with (:data:`RESUME_MAY_CHANGE` aside), unless
+    ``allow_changes``; the model never changes."""
+    if ckpt.get("model_name") != cfg.model.name:
+        raise ConfigError(f"--resume: {path} holds a {ckpt.get('model_name')} run, the config trains {cfg.model.name}")
+    saved = ckpt.get("config")
+    changes = [d for d in config_differences(saved, cfg) if d[0] not in RESUME_MAY_CHANGE] \
+        if isinstance(saved, dict) else []
+    listed = "; ".join(f"{k}: the run was started with {_show(a)}, this launch says {_show(b)}" for k, a, b in changes)
+    if changes and not allow_changes:
+        raise ConfigError(f"--resume: the config differs from the one {path.parent} was started with: {listed}; pass "
+                          f"--allow-changes (Python: allow_changes=True) to continue with the new values")
+    if changes and main:
+        print(f"resuming with a changed config: {listed}")
+    stop = cfg.train.stop_at_step
+    if stop is not None and stop <= ckpt["step"]:
+        raise ConfigError(f"train.stop_at_step={stop}: {path} is already at step {ckpt['step']}; set a later step, "
+                          f"or null to train to the end")
+
+
+def _start_run_folder(out: Path, cfg: Config, overwrite: bool) -> None:
+    """Rank 0, once every check has passed: create the folder, clear what a killed save or (``overwrite``) the
+    previous run left, and record the config."""
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)  # of a run that was killed mid-save
+    old = run_outputs(out) if overwrite else []
+    for p in old:
+        p.unlink()
+    emptied = sorted({p.parent for p in old if p.parent != out}, key=lambda f: -len(f.parts))
+    for folder in emptied + ([out / "eval"] if old else []):  # eval/best_1x1/, eval/, tensorboard/
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    if old:
+        print(f"--overwrite: removed the previous run's {_describe_outputs(out, old)} from {out}")
+    save_config(cfg, out / "config.yaml")
+
+
 def _loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
     logits = logits.float()  # the loss in fp32 whatever the autocast dtype
     if target.dim() == 2:  # soft targets from mixup/cutmix (already smoothed)
@@ -94,7 +287,7 @@ def train_one_epoch(model, loader, optimizer, *, lr_fn, scaler, cfg: Config, sta
 
     ``on_step(state)`` runs after every optimiser step (checkpointing); it returns True to stop the run.
     """
-    o, t = cfg.optim, cfg.train
+    o, t = cfg.optim, resolve_config_amp(cfg, device).train  # CPU without native bf16: fp32 (tubelet.runtime)
     accum = o.accum_steps
     raw_model = raw_model or model
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -179,22 +372,46 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
+def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: bool = False,
+          allow_changes: bool = False) -> dict:
     """Train (and evaluate) as ``cfg`` says; files go to ``out_dir``. Returns the final metrics.
 
-    Under ``torchrun`` every process runs this; rank 0 alone logs and writes files.
+    Under ``torchrun`` every process runs this; rank 0 alone logs and writes files. Nothing is written into
+    ``out_dir`` before every check has passed (the folder, the resume state, the data, the model); SIGINT / SIGTERM
+    during training save ``last.pt`` at the next step boundary and raise :class:`TrainingInterrupted`.
+
+    Args:
+        resume: continue the run in ``out_dir`` from its ``last.pt``, exactly where it stopped. ``cfg`` must be the
+            config the run was started with (the launch controls in :data:`RESUME_MAY_CHANGE` aside).
+        overwrite: start over in a folder that holds a run: the previous run's files (:func:`run_outputs`, nothing
+            else) are deleted when training starts. Without ``resume`` or ``overwrite`` such a folder is an error.
+        allow_changes: with ``resume``, continue with ``cfg`` where it differs from the run's config.
+    Raises:
+        ConfigError: a folder that holds a run, a resume that does not fit, or an invalid recipe.
+        UsageError: ``resume`` with ``overwrite``, or ``allow_changes`` without ``resume``.
+        TrainingInterrupted: SIGINT / SIGTERM; ``last.pt`` holds the step where training stopped.
     """
+    if resume and overwrite:
+        raise UsageError("--resume continues the run in the folder, --overwrite deletes it: pass one of them")
+    if allow_changes and not resume:
+        raise UsageError("--allow-changes applies to --resume (a new run takes any config)")
     t_start = time.perf_counter()
     out = Path(out_dir)
     o, t, d = cfg.optim, cfg.train, cfg.data
 
-    # -- processes, seeds, device ---------------------------------------------------------------------------------
+    # -- processes, the run folder (read, not written), resume state --------------------------------------------------
     dist_info = distributed.init_distributed(t.device)
     device, main = dist_info.device, dist_info.is_main
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(out)  # of a run that was killed mid-save
-        save_config(cfg, out / "config.yaml")
+    problem = distributed.gather_objects(_folder_problem(out, resume, overwrite) if main else None, dist_info)[0]
+    if problem:  # rank 0 looked; every rank stops
+        raise ConfigError(problem)
+    if t.tensorboard:
+        _require_tensorboard()
+    last_path, best_path = out / "last.pt", out / "best.safetensors"
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(last_path)
+        _check_resume(ckpt, cfg, last_path, allow_changes, main)
     _seed_everything(t.seed)  # identical initial weights on every rank
 
     # -- data and model -------------------------------------------------------------------------------------------
@@ -219,6 +436,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
     val_loader = make_loader(datasets["val"], d.eval_batch_size or d.batch_size, train=False,
                              num_workers=d.num_workers, seed=t.seed, num_replicas=dist_info.world_size,
                              rank=dist_info.rank)
+    for loader in (train_loader, val_loader):
+        loader.worker_init_fn = functools.partial(_worker_leaves_signals_to_main, loader.worker_init_fn)
     steps_per_epoch = len(train_loader) // o.accum_steps
     if t.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, t.steps_per_epoch)
@@ -238,15 +457,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
 
     # -- resume: weights first (FSDP shards them next), then the optimiser and the rest -------------------------
     state = TrainState()
-    last_path, best_path = out / "last.pt", out / "best.safetensors"
-    ckpt = None
-    if resume:
-        if not last_path.exists():
-            raise ConfigError(f"--resume: {last_path}: no checkpoint to resume from")
-        ckpt = load_checkpoint(last_path)
-        if ckpt.get("model_name") != cfg.model.name:
-            raise ConfigError(f"--resume: {last_path} holds a {ckpt.get('model_name')} run, the config trains "
-                              f"{cfg.model.name}")
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
 
     raw_model = model
@@ -273,7 +484,6 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
             print(f"resumed from {last_path}: step {state.step}, epoch {state.epoch + 1}, "
                   f"batch {state.batch_in_epoch} of the epoch")
         del ckpt
-    log = MetricsLog(out / "metrics.jsonl", main, t.tensorboard, resume_step=state.step if resume else None)
     if dist_info.enabled and not fsdp:
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -288,53 +498,87 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False) -> dict:
                    "optimizer": distributed.optimizer_state(raw_model, optimizer, fsdp), "scaler": scaler.state_dict(),
                    "ema": ema.state_dict() if ema is not None else None, "step": st.step, "epoch": st.epoch,
                    "batch_in_epoch": st.batch_in_epoch, "best": st.best, "config": config_to_dict(cfg),
-                   "model_name": cfg.model.name, "rng": rng, "mixup_rng": json.dumps(mix) if mix else None}
+                   "model_name": cfg.model.name, "rng": rng, "mixup_rng": json.dumps(mix) if mix else None,
+                   TRAINING_METADATA_KEY: tubelet_metadata(raw_model)}  # create_model(checkpoint_path=last.pt)
         if main:
             save_checkpoint(payload, last_path)
 
+    stop = _StopSignals(announce=main)
+    interrupted: list[int] = []  # the agreed signal, once the loop stops for one
+
     def on_step(st: TrainState) -> bool:
-        if t.save_every_steps and st.step % t.save_every_steps == 0:
+        saved = bool(t.save_every_steps) and st.step % t.save_every_steps == 0
+        if saved:
             checkpoint(st)
-        if t.stop_at_step is not None and st.step >= t.stop_at_step:
-            checkpoint(st)
+        signum = stop.agreed()  # every rank, every step: all stop at the same one
+        if signum or (t.stop_at_step is not None and st.step >= t.stop_at_step):
+            if not saved:
+                checkpoint(st)
+            if signum:
+                interrupted.append(signum)
             return True
         return False
 
-    # -- the loop -------------------------------------------------------------------------------------------------
-    if main:
-        print(f"{len(datasets['train'])} training / {len(datasets['val'])} validation videos; {o.epochs} epochs x "
-              f"{steps_per_epoch} steps, total batch {total_batch}, peak lr {peak_lr:.3g}; writing to {out}")
-    final = {}
-    stopped = False
-    while state.epoch < o.epochs:
-        train_loader.sampler.set_epoch(state.epoch, start=state.batch_in_epoch * d.batch_size)
-        stats = train_one_epoch(model, train_loader, optimizer, lr_fn=lr_fn, scaler=scaler, cfg=cfg, state=state,
-                                device=device, steps_per_epoch=steps_per_epoch, raw_model=raw_model, ema=ema,
-                                mixup=mixup, log=log, on_step=on_step, progress=t.progress and main)
-        if stats["stopped"]:
-            stopped = True
-            break
-        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
-        if state.epoch % t.eval_every == 0 or state.epoch == o.epochs:
-            final = _evaluate_and_save(cfg, raw_model, ema, val_loader, num_classes, device, state, log, best_path,
-                                       main, dist_info)
-            if main:
-                print(f"epoch {state.epoch}/{o.epochs}: train loss {stats['loss']:.4f}, "
-                      f"{stats['clips_per_s']:.1f} clips/s, val top-1 {final['top1']:.2f}%, top-5 "
-                      f"{final['top5']:.2f}%" + (f", EMA top-1 {final['ema_top1']:.2f}%" if ema is not None else ""))
-        checkpoint(state)
+    # -- the loop: the run folder is written from here on ---------------------------------------------------------
+    with stop:
         if main:
-            _plot(log, out)
-    log.close()
+            _start_run_folder(out, cfg, overwrite)
+        log = MetricsLog(out / "metrics.jsonl", main, t.tensorboard, resume_step=state.step if resume else None)
+        if main:
+            print(f"{len(datasets['train'])} training / {len(datasets['val'])} validation videos; {o.epochs} epochs "
+                  f"x {steps_per_epoch} steps, total batch {total_batch}, peak lr {peak_lr:.3g}; writing to {out}")
+        final = {}
+        stopped = False
+        try:
+            while state.epoch < o.epochs:
+                train_loader.sampler.set_epoch(state.epoch, start=state.batch_in_epoch * d.batch_size)
+                stats = train_one_epoch(model, train_loader, optimizer, lr_fn=lr_fn, scaler=scaler, cfg=cfg,
+                                        state=state, device=device, steps_per_epoch=steps_per_epoch,
+                                        raw_model=raw_model, ema=ema, mixup=mixup, log=log, on_step=on_step,
+                                        progress=t.progress and main)
+                if stats["stopped"]:
+                    stopped = True
+                    break
+                state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+                if state.epoch % t.eval_every == 0 or state.epoch == o.epochs:
+                    final = _evaluate_and_save(cfg, raw_model, ema, val_loader, num_classes, device, state, log,
+                                               best_path, main, dist_info)
+                    if main:
+                        print(f"epoch {state.epoch}/{o.epochs}: train loss {stats['loss']:.4f}, "
+                              f"{stats['clips_per_s']:.1f} clips/s, val top-1 {final['top1']:.2f}%, top-5 "
+                              f"{final['top5']:.2f}%" + (f", EMA top-1 {final['ema_top1']:.2f}%" if ema is not None
+                                                          else ""))
+                checkpoint(state)
+                if main:
+                    _plot(log, out)
+                if state.epoch < o.epochs:  # a signal during the evaluation: the epoch's checkpoint is saved
+                    signum = stop.agreed()
+                    if signum:
+                        interrupted.append(signum)
+                        break
+        finally:
+            log.close()
+    distributed.barrier()  # rank 0 has written last.pt before any process returns (torchrun stops all at the first)
+    if interrupted:
+        where = (f"epoch {state.epoch + 1} of {o.epochs}, batch {state.batch_in_epoch} of "
+                 f"{steps_per_epoch * o.accum_steps}" if state.batch_in_epoch else
+                 f"after epoch {state.epoch} of {o.epochs}")
+        raise TrainingInterrupted(stop.signum or interrupted[0], state.step, where, last_path)
     final = {k: v for k, v in final.items() if k != "confusion"}
     final.update(step=state.step, epoch=state.epoch, best_top1=state.best, stopped=stopped,
                  seconds=time.perf_counter() - t_start, out_dir=str(out))
-    distributed.barrier()
     return final
 
 
+def _require_tensorboard() -> None:
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError as e:
+        raise ConfigError(f"train.tensorboard needs the tensorboard package ({e})") from None
+
+
 def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log, best_path, main, dist_info):
-    t, d = cfg.train, cfg.data
+    t, d = resolve_config_amp(cfg, device).train, cfg.data  # CPU without native bf16: fp32 (tubelet.runtime)
     result = evaluate(model, loader, num_classes=num_classes, device=device, view_average=d.view_average, amp=t.amp,
                       progress=t.progress and main, desc=f"eval epoch {state.epoch}",
                       equal_forwards=dist_info.enabled and t.distributed == "fsdp")
@@ -354,7 +598,7 @@ def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log,
         if dist_info.enabled and t.distributed == "fsdp":  # sharded weights: every rank helps gather them
             sd = distributed.full_state_dict(best_model, sharded=True)
             if main:
-                export = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
+                export = create_model(cfg.model.name, **model.model_args)  # the trained model's own options
                 export.load_state_dict(sd)
                 export.pretrained_cfg = model.pretrained_cfg
                 save_model(export, best_path)

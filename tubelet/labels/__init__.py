@@ -30,7 +30,8 @@ from importlib import resources
 
 from ..errors import UsageError
 
-__all__ = ["available", "load_labels", "load_label_map", "flip_label_map", "class_names", "LABEL_MAPS"]
+__all__ = ["available", "load_labels", "load_label_map", "flip_label_map", "class_names", "lists_of_length",
+           "LABEL_MAPS"]
 
 #: row maps from a source label space to a target one: name -> (json file of source rows, source list, target list).
 #: ``k710_to_k{400,600,700}.json`` are UniFormerV2's / MMAction2's ``k710_channel_map/map_k*.json``: entry i is the
@@ -119,3 +120,8 @@ def class_names(spec: str) -> list[str]:
     if name not in available():
         raise UsageError(f"{spec!r} is neither a file nor a shipped list ({', '.join(available())})")
     return list(load_labels(name))
+
+
+def lists_of_length(num_classes: int) -> list[str]:
+    """The shipped label lists with exactly ``num_classes`` names (what ``--labels`` could be for that classifier)."""
+    return [name for name in available() if len(load_labels(name)) == num_classes]

@@ -4,7 +4,8 @@
 it goes through four named steps:
 
 1. read the file (:mod:`._files`: nothing from the file is executed);
-2. plan the build: :func:`_plan_tubelet_file` (architecture and options recorded in the file) or
+2. plan the build: :func:`_plan_tubelet_file` (architecture and options recorded in the file: tubelet
+   ``.safetensors`` and training checkpoints) or
    :func:`_plan_foreign_file` (the family converts key names and reads the switches the weights determine, see
    :class:`~tubelet.models._family.ModelFamily`);
 3. build the model and fit the weights to it (:func:`_fit_weights`: inflation, the classifier of another label
@@ -92,8 +93,9 @@ def create_model(name: str | None = None, *, pretrained: bool | str = False, num
     Args:
         name: a name from :func:`list_models`, optionally with a released tag: ``"ARCH.TAG"`` (see
             :func:`list_pretrained`), which selects that checkpoint's architecture options and data contract. May be
-            omitted when ``checkpoint_path`` is a tubelet ``.safetensors`` file (it records its architecture); if
-            given, it must agree with the file.
+            omitted when ``checkpoint_path`` is a file tubelet wrote (``.safetensors``, or a training run's
+            ``last.pt``): it records its architecture, options and data contract; if given, it must agree with the
+            file.
         pretrained: load released weights: True (the tag in ``name``, else the architecture's default tag) or a tag
             (e.g. ``"k710_ft_k400_8x224"``; ``"clip"`` / ``"in1k"`` initialise a video model for training). The file
             is downloaded into the cache once and hash-checked (:mod:`tubelet.hub`). With ``checkpoint_path``, the
@@ -210,8 +212,8 @@ def _create(name, num_classes, checkpoint_path, drop_head, label_map, overrides)
 
 def _plan_tubelet_file(path: str, name: str | None, sd: dict, meta: dict, container: str,
                        overrides: dict) -> _Plan:
-    """A tubelet ``.safetensors`` file names its architecture and options; the caller may change runtime options
-    (drop-path rate, frames, ...) but nothing that shapes a weight."""
+    """A file tubelet wrote (``.safetensors``, training ``last.pt``) names its architecture and options; the caller
+    may change runtime options (drop-path rate, frames, ...) but nothing that shapes a weight."""
     arch_name = meta["architecture"]
     if not isinstance(arch_name, str) or arch_name not in list_models():
         raise CheckpointError(f"{path}: holds a model of architecture {str(arch_name)[:80]!r}, which this tubelet "
@@ -255,8 +257,8 @@ def _plan_foreign_file(path: str, name: str | None, sd: dict, container: str, ov
     """A file of another producer: the family renames its keys and reads the switches its weights determine; the
     caller's options win (a contradiction is caught after the build)."""
     if name is None:
-        raise CheckpointError(f"{path}: is not a tubelet .safetensors file, so it does not say which architecture "
-                              f"it holds; pass the model name")
+        raise CheckpointError(f"{path}: is not a file tubelet wrote (.safetensors, or a training run's last.pt), so "
+                              f"it does not say which architecture it holds; pass the model name")
     family = get_family(name)
     sd, producer = _family_step(path, family, "convert_state_dict", sd, path)
     arch = _family_step(path, family, "checkpoint_arch", sd, path)

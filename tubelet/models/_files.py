@@ -3,7 +3,8 @@
 :func:`read_checkpoint` sniffs the file (safetensors, a TorchScript archive, a ``torch.save`` pickle), reads it with
 a loader that builds tensors and plain data only (``torch.load(weights_only=True)``, safetensors) and finds the state
 dict inside the producer's container. :func:`save_model` writes tubelet's ``.safetensors`` (weights plus the
-architecture, its options and the data contract).
+architecture, its options and the data contract); the training checkpoint ``last.pt`` carries the same metadata
+(:func:`tubelet_metadata`) under its ``"tubelet"`` key, so either file rebuilds its model without being told its name.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import argparse
 import json
 import os
 import pickle
+import stat
 import zipfile
 
 import torch
@@ -20,10 +22,13 @@ from ..errors import CheckpointError, UsageError
 from ._convert import find_state_dict
 from ._torchscript import is_torchscript, read_torchscript
 
-__all__ = ["read_checkpoint", "save_model", "check_tensors", "TUBELET_FORMAT", "TUBELET_FORMAT_VERSION"]
+__all__ = ["read_checkpoint", "save_model", "tubelet_metadata", "check_tensors", "TUBELET_FORMAT",
+           "TUBELET_FORMAT_VERSION", "TRAINING_METADATA_KEY"]
 
 TUBELET_FORMAT = "tubelet"
 TUBELET_FORMAT_VERSION = "1"
+#: the key of a training checkpoint (``last.pt``, a ``torch.save`` dict) that holds :func:`tubelet_metadata`
+TRAINING_METADATA_KEY = "tubelet"
 
 
 def _safe_globals() -> list:
@@ -72,7 +77,9 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     pointer, ...).
 
     Returns:
-        ``(state_dict, tubelet_metadata_or_None, container)``, where ``container`` says where the weights were.
+        ``(state_dict, tubelet_metadata_or_None, container)``, where ``container`` says where the weights were; the
+        metadata (``architecture``, ``model_args``, ``pretrained_cfg``) comes with tubelet ``.safetensors`` files
+        and tubelet training checkpoints (``last.pt``).
     Raises:
         CheckpointError: missing, unreadable, truncated, foreign or code-carrying file; no state dict inside; a
             tensor that cannot be a weight (sparse, quantized, complex).
@@ -166,6 +173,14 @@ def _read_torch_save(path: str, what: str):
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise CheckpointError(f"{path}: {what} that cannot be read (truncated or damaged): "
                               f"{type(e).__name__}: {first}") from None
+    meta = obj.get(TRAINING_METADATA_KEY) if isinstance(obj, dict) else None
+    if isinstance(meta, dict) and meta.get("format") == TUBELET_FORMAT:  # tubelet's last.pt: weights + metadata
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+            raise CheckpointError(f"{path}: tubelet metadata is damaged (it must map names to strings)")
+        if not isinstance(obj.get("model"), dict):
+            raise CheckpointError(f"{path}: a tubelet training checkpoint without its 'model' weights")
+        sd, _ = find_state_dict(obj["model"], path)
+        return sd, _tubelet_metadata(meta, path), "tubelet training checkpoint"
     sd, where = find_state_dict(obj, path)
     return sd, None, where
 
@@ -273,6 +288,22 @@ _WEIGHT_DTYPES = {torch.float64, torch.float32, torch.float16, torch.bfloat16, t
                   torch.int16, torch.int8, torch.uint8, torch.bool}
 
 
+def tubelet_metadata(model: nn.Module) -> dict[str, str]:
+    """What tubelet stores next to a model's weights (strings only): the format, the ``architecture``, its
+    constructor options (``model_args``) and the data contract (``pretrained_cfg``: input size, frames, sampler,
+    mean/std, test views, class names).
+
+    Raises:
+        UsageError: the model was not made by :func:`tubelet.create_model` (it has no ``pretrained_cfg`` /
+            ``model_args``).
+    """
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg is None or not hasattr(model, "model_args"):
+        raise UsageError("save_model needs a model made by tubelet.create_model")
+    return {"format": TUBELET_FORMAT, "format_version": TUBELET_FORMAT_VERSION, "architecture": cfg.architecture,
+            "model_args": json.dumps(model.model_args), "pretrained_cfg": json.dumps(cfg.to_dict())}
+
+
 def save_model(model: nn.Module, path: str | os.PathLike) -> None:
     """Save inference weights as tubelet ``.safetensors``: the state dict plus metadata naming the architecture and
     its options, so ``create_model(checkpoint_path=path)`` rebuilds the model without being told its name."""
@@ -281,18 +312,18 @@ def save_model(model: nn.Module, path: str | os.PathLike) -> None:
     path = os.fspath(path)
     if not path.endswith(".safetensors"):
         raise UsageError(f"{path}: tubelet checkpoints are .safetensors files")
-    cfg = getattr(model, "pretrained_cfg", None)
-    if cfg is None or not hasattr(model, "model_args"):
-        raise UsageError("save_model needs a model made by tubelet.create_model")
-    meta = {"format": TUBELET_FORMAT, "format_version": TUBELET_FORMAT_VERSION, "architecture": cfg.architecture,
-            "model_args": json.dumps(model.model_args), "pretrained_cfg": json.dumps(cfg.to_dict())}
+    meta = tubelet_metadata(model)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     from ..engine.checkpoint import remove_stale_temporaries, temporary_name
 
     remove_stale_temporaries(os.path.dirname(path) or ".")
     tmp = temporary_name(path)
     try:
-        save_file(sd, tmp, metadata=meta)
+        with open(tmp, "wb"):  # the mode of a new file: 0o666 less the umask, as every other file tubelet writes
+            pass
+        mode = stat.S_IMODE(os.stat(tmp).st_mode)
+        save_file(sd, tmp, metadata=meta)  # safetensors >= 0.8 writes through its own 0o600 temporary file
+        os.chmod(tmp, mode)
         os.replace(tmp, path)  # never leave a half-written checkpoint under the final name
     finally:
         if os.path.exists(tmp):

@@ -7,10 +7,16 @@ variant's settings are known without building it.
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import inspect
+import numbers
+import re
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -20,7 +26,7 @@ if TYPE_CHECKING:
     from ._family import ModelFamily
 
 __all__ = ["PretrainedCfg", "register_model", "list_models", "get_entrypoint", "get_family", "get_pretrained_cfg",
-           "resolve_args", "attach_cfg"]
+           "resolve_args", "check_options", "attach_cfg"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,17 @@ class PretrainedCfg:
                     num_classes: int | None = None) -> "PretrainedCfg":
         """The contract of the variant built with these options: ``num_frames`` frames per clip, ``img_size``
         pixels square (the test resize keeps its ratio to the crop), ``num_classes`` rows (another number drops the
-        label list: the rows are no longer those classes)."""
+        label list: the rows are no longer those classes).
+
+        Raises:
+            OptionError: ``num_frames`` or ``img_size`` that is not a whole number (``"8"``, ``8.0``, ``True``).
+            UsageError: ``num_frames`` or ``img_size`` below 1, or ``num_frames`` for an image model.
+        """
+        for key, value in (("num_frames", num_frames), ("img_size", img_size)):
+            if value is not None:
+                _check_value(self.architecture, key, value, int)
+                if value < 1:
+                    raise UsageError(f"{self.architecture}: option {key} must be >= 1, got {value}")
         cfg = self
         if num_frames is not None:
             if not cfg.is_video:
@@ -140,9 +156,27 @@ def register_model(family: "ModelFamily", cfg: PretrainedCfg) -> Callable[[Calla
     return register
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered variant names matching the shell-style ``pattern`` (e.g. ``"uniformer_*_2d"``), sorted."""
-    return sorted(n for n in _ENTRIES if fnmatch.fnmatchcase(n, pattern))
+def list_families() -> list[str]:
+    """The names of the registered model families (``"uniformer"``, ``"uniformerv2"``, ``"video_swin"``), sorted."""
+    return sorted({e.family.name for e in _ENTRIES.values()})
+
+
+def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
+    """Registered variant names matching the shell-style ``pattern`` (e.g. ``"uniformer_*_2d"``), sorted.
+
+    The pattern is a plain :func:`fnmatch.fnmatchcase` on the name, as timm's ``list_models``: ``"uniformer*"``
+    also matches the UniFormerV2 variants (``uniformerv2_*``). ``family`` keeps one family's variants only
+    (``list_models(family="uniformer")`` is UniFormer v1, video and image; :func:`list_families` names them).
+
+    Raises:
+        UsageError: an unknown ``family``.
+    """
+    if family is not None and family not in list_families():
+        close = difflib.get_close_matches(family, list_families(), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(f"unknown model family {family!r}{hint}; families: {', '.join(list_families())}")
+    return sorted(n for n, e in _ENTRIES.items()
+                  if fnmatch.fnmatchcase(n, pattern) and (family is None or e.family.name == family))
 
 
 def _entry(name: str) -> _Entry:
@@ -174,23 +208,220 @@ def resolve_args(variant: str, cls: type, model_args: dict, args: dict, fixed: t
                  extra: set[str] = frozenset()) -> dict:
     """All constructor arguments of ``cls`` for a variant: ``args`` over the defaults, tuples as lists.
 
+    Every family builds through here, so the checks apply alike to Python calls, YAML recipes and ``--set``.
+
     Raises:
-        OptionError: an option ``cls`` does not take (``extra`` names the other options the variant accepts).
+        OptionError: an option ``cls`` does not take (``extra`` names the other options the variant accepts), with
+            the closest valid name; or a value that does not fit the option's annotation (:func:`check_options`).
         UsageError: an option in ``fixed`` that differs from the variant's ``model_args``.
     """
     sig = inspect.signature(cls)
     valid = sorted(set(sig.parameters) | set(extra))
     unknown = sorted(set(args) - set(sig.parameters))
     if unknown:
-        hints = [f"{k} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(k, valid, n=1)) else k
-                 for k in unknown]
-        raise OptionError(f"{variant}: unknown option(s) {', '.join(hints)}; valid options: {', '.join(valid)}")
+        hints = [f"{k} (did you mean {close}?)" if (close := _closest(k, valid)) else k for k in unknown]
+        raise OptionError(f"{variant}: unknown option{'s' * (len(unknown) > 1)} {', '.join(hints)}; valid options: "
+                          f"{', '.join(valid)}")
+    check_options(variant, cls, args)
     for k in fixed:
         if args[k] != model_args[k]:
             raise UsageError(f"{variant}: {k}={model_args[k]} is fixed by the variant")
     bound = sig.bind(**args)
     bound.apply_defaults()
     return {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
+
+
+def _closest(name: str, valid: list[str]) -> str | None:
+    """The valid option closest to a mistyped ``name``; case and ``-`` / ``_`` do not count (``DROP_PATH_RATE``,
+    ``drop-path-rate``: the official configs' spelling)."""
+    key = str(name).lower().replace("-", "_")
+    if key in valid:
+        return key
+    close = difflib.get_close_matches(key, valid, n=1)
+    return close[0] if close else None
+
+
+# -- option values against the constructor's annotations ------------------------------------------------------------
+
+def check_options(variant: str, cls: type, options: dict) -> None:
+    """Check option values against the annotations of ``cls``'s constructor, before anything is built.
+
+    Understood: ``bool``, ``int``, ``float`` (an ``int`` fits), ``str``, ``None``, unions (``X | None``,
+    ``Optional[X]``), ``Literal[...]``, sequences (``Sequence[int]``, ``list[int]``, ``tuple[int, ...]``: a list, a
+    tuple or any other sequence but a string) and mappings. ``True`` / ``False`` is not a number here (Python counts
+    ``bool`` as ``int``; a YAML ``yes`` would otherwise pass as 1), and a string is not a number. Other annotations
+    (``Callable``, ``type[nn.Module]``, classes) and options without one are not checked.
+
+    Raises:
+        OptionError: naming the option, the type expected, the value given and, for the usual slips, the fix (YAML
+            1.1 reads ``1e-1`` as a string; ``yes``/``no`` as booleans).
+    """
+    hints = _constructor_hints(cls)
+    for key, value in options.items():
+        if key in hints:
+            _check_value(variant, key, value, hints[key])
+
+
+@functools.lru_cache(maxsize=None)
+def _constructor_hints(cls: type) -> dict:
+    """``{parameter: annotation}`` of ``cls.__init__``, resolved; a parameter whose annotation cannot be resolved
+    (a name only known under ``TYPE_CHECKING``) is left out, so it is not checked."""
+    fn = cls.__init__
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - one unresolvable annotation: resolve the others one by one
+        pass
+    out = {}
+    namespace = getattr(inspect.getmodule(fn), "__dict__", {})
+    for name, annotation in getattr(fn, "__annotations__", {}).items():
+        try:
+            while isinstance(annotation, (str, typing.ForwardRef)):  # "X", or "'X'" under postponed annotations
+                text = annotation if isinstance(annotation, str) else annotation.__forward_arg__
+                annotation = eval(text, namespace)  # noqa: S307 - the class's own source
+        except Exception:  # noqa: BLE001
+            continue
+        out[name] = annotation
+    return out
+
+
+def _check_value(variant: str, key: str, value, tp) -> None:
+    """Raise OptionError unless ``value`` fits the annotation ``tp`` of option ``key``."""
+    if _fits(value, tp):
+        return
+    shown = f"the string {value!r}" if isinstance(value, str) else repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    where, leaf, leaf_tp = "", value, tp
+    item = _bad_item(value, tp)
+    if item is not None:
+        i, leaf, leaf_tp = item
+        where = f" (item {i}: {leaf!r})"
+    raise OptionError(f"{variant}: option {key} expects {_describe(tp)}, got {shown}{where}{_fix(leaf, leaf_tp)}")
+
+
+_SEQUENCES = (list, tuple, collections.abc.Sequence, collections.abc.MutableSequence)
+_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+
+
+def _is_union(tp) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _is_sequence_type(tp) -> bool:
+    return tp in _SEQUENCES or typing.get_origin(tp) in _SEQUENCES
+
+
+def _is_sequence(value) -> bool:
+    return isinstance(value, collections.abc.Sequence) and not isinstance(value, (str, bytes, bytearray))
+
+
+def _item_types(tp, n: int) -> list:
+    """The annotation of each of ``n`` items of the sequence type ``tp``."""
+    args = typing.get_args(tp)
+    if not args:
+        return [typing.Any] * n
+    if typing.get_origin(tp) is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        return list(args)
+    return [args[0]] * n
+
+
+def _fits(value, tp) -> bool:
+    """Whether ``value`` fits the annotation ``tp`` (True for annotations that are not understood)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if _is_union(tp):
+        return any(_fits(value, a) for a in args)
+    if tp is None or tp is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return any(value == a and isinstance(value, bool) == isinstance(a, bool) for a in args)
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if _is_sequence_type(tp):
+        if not _is_sequence(value):
+            return False
+        types_ = _item_types(tp, len(value))
+        return len(types_) == len(value) and all(_fits(v, t) for v, t in zip(value, types_))
+    if tp in _MAPPINGS or origin in _MAPPINGS:
+        if not isinstance(value, collections.abc.Mapping):
+            return False
+        key_tp, value_tp = args if len(args) == 2 else (typing.Any, typing.Any)
+        return all(_fits(k, key_tp) and _fits(v, value_tp) for k, v in value.items())
+    return True  # Any, Callable, type[nn.Module], classes: not checked
+
+
+def _bad_item(value, tp):
+    """``(index, item, item annotation)`` of the first item of a sequence that does not fit, or None."""
+    if not _is_sequence(value):
+        return None
+    arms = typing.get_args(tp) if _is_union(tp) else (tp,)
+    for arm in arms:
+        if _is_sequence_type(arm):
+            types_ = _item_types(arm, len(value))
+            if len(types_) == len(value):
+                return next(((i, v, t) for i, (v, t) in enumerate(zip(value, types_)) if not _fits(v, t)), None)
+    return None
+
+
+_ARTICLES = {bool: "a bool (true or false)", int: "an int", float: "a float", str: "a string"}
+
+
+def _describe(tp) -> str:
+    """``tp`` in words: ``a float``, ``a list of int``, ``an int or None``, ``one of 'a', 'b'``."""
+    if _is_union(tp):
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        text = " or ".join(_describe(a) for a in arms)
+        return text + " or None" if len(arms) < len(typing.get_args(tp)) else text
+    if typing.get_origin(tp) is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(tp)))
+    if tp in _ARTICLES:
+        return _ARTICLES[tp]
+    if _is_sequence_type(tp):
+        args = typing.get_args(tp)
+        if typing.get_origin(tp) is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            return f"a list of {len(args)} ({', '.join(_name(a) for a in args)})"
+        return f"a list of {_name(args[0])}" if args else "a list"
+    if tp in _MAPPINGS or typing.get_origin(tp) in _MAPPINGS:
+        return "a mapping"
+    return _name(tp)
+
+
+def _name(tp) -> str:
+    if _is_union(tp) or typing.get_origin(tp) is not None:
+        return _describe(tp)
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+_EXPONENT = re.compile(r"^\s*(?P<mantissa>[-+]?[0-9]+)[eE](?P<exponent>[-+]?[0-9]+)\s*$")
+_YAML_BOOLS = {"true", "false", "yes", "no", "on", "off", "y", "n"}
+
+
+def _fix(value, tp) -> str:
+    """The fix for the usual slips, as ``"; ..."`` (empty when there is nothing to add)."""
+    arms = set(typing.get_args(tp)) if _is_union(tp) else {tp}
+    number = int if int in arms and float not in arms else float if float in arms else None
+    if isinstance(value, str) and number is not None:
+        try:
+            as_number = float(value)
+        except ValueError:
+            return ""
+        m = _EXPONENT.match(value)
+        if number is float and m:
+            return (f"; YAML 1.1 reads {value.strip()} (no dot) as a string: write {as_number!r} or "
+                    f"{m['mantissa']}.0e{m['exponent']}")
+        return f"; write the number without quotes: {value.strip()}"
+    if isinstance(value, str) and bool in arms and value.strip().lower() in _YAML_BOOLS:
+        return "; write true or false without quotes"
+    if isinstance(value, bool) and number is not None:
+        return "; true/false is not a number (YAML also reads yes/no and on/off as booleans)"
+    if number is int and isinstance(value, float) and value.is_integer():
+        return f"; write {int(value)}"
+    return ""
 
 
 def attach_cfg(model, variant: str, resolved: dict, num_frames: int | None = None,
