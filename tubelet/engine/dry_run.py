@@ -5,9 +5,10 @@ generated clip, on this machine, in seconds.
 (the recipe's batch per process) pushed through it in training mode, its trainable parameters and optimiser groups
 counted. :func:`dry_run` does that, loads the recipe's checkpoint, then runs the real step.
 
-A dry run fails where the real run would fail at its start: a ``model.checkpoint`` that is missing or does not fit
-the model is a :class:`~tubelet.errors.CheckpointError` naming the file, and a batch too small for BatchNorm at the
-recipe's size a :class:`~tubelet.config.ConfigError`. It does not fail where the real run would not: the reduced
+A dry run fails where the real run would fail at its start, as far as the model, its weights and its batch go (the
+dataset files are not read): a ``model.checkpoint`` that is missing or does not fit the model is a
+:class:`~tubelet.errors.CheckpointError` naming the file, and a batch too small for BatchNorm at the recipe's size a
+:class:`~tubelet.config.ConfigError`. It does not fail where the real run would not: the reduced
 step (fewer frames, smaller crops) runs on 2 clips, so BatchNorm never sees a single value per channel there when
 the recipe's batch is fine. ``check_weights=False`` skips the checkpoint explicitly (CI checks recipes whose
 checkpoints must be downloaded by hand), and the result says so.

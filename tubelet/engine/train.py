@@ -117,7 +117,7 @@ class _StopSignals:
 
     After the first signal a second SIGINT (Ctrl-C) stops the process at once (the default action; the atomic save
     keeps the last complete checkpoint); further SIGTERMs are absorbed: whoever sent one (torchrun, Slurm, Kubernetes)
-    kills after its own grace period. The run's DataLoader workers ignore both signals
+    kills after its own grace period. The run's DataLoader workers ignore SIGINT
     (:func:`_worker_leaves_signals_to_main`); any other process forked meanwhile inherits a handler that does nothing
     there.
     """
@@ -158,11 +158,11 @@ class _StopSignals:
 
 
 def _worker_leaves_signals_to_main(init, worker_id: int) -> None:
-    """``worker_init_fn`` of the run's DataLoader workers: SIGINT and SIGTERM are ignored there (a terminal's Ctrl-C,
-    and torchrun's or Slurm's SIGTERM, reach the whole process group), so the main process stops at a step boundary
-    with its workers alive; it shuts them down itself (or they exit when it dies)."""
-    for s in _StopSignals.SIGNALS:
-        signal.signal(s, signal.SIG_IGN)
+    """``worker_init_fn`` of the run's DataLoader workers: SIGINT is ignored there (a terminal's Ctrl-C reaches the
+    whole process group), so the main process stops at a step boundary with its workers alive and shuts them down
+    itself. SIGTERM keeps its default: multiprocessing stops leftover workers with it at exit, and a worker that
+    ignored it would keep the process from ever exiting."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if init is not None:
         init(worker_id)
 
