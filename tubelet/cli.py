@@ -47,15 +47,22 @@ def _model_options(pairs: list[str] | None) -> dict:
     return parse_overrides(pairs, within=MODEL_OPTIONS)
 
 
-def _count(text: str) -> int:
-    """argparse type of the sizes and counts that must be >= 1 (argparse reports a bad one as a usage error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _whole_number(minimum: int):
+    """argparse type of the sizes and counts that must be whole numbers >= ``minimum`` (argparse reports a bad one
+    as a usage error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+_count = _whole_number(1)  # sizes, counts, --top-k
+_workers = _whole_number(0)  # --workers: 0 decodes in the main process
 
 
 def model_table(pattern: str = "*", markdown: bool = False) -> str:
@@ -218,17 +225,6 @@ def _predict_synthetic(model, seed: int) -> torch.Tensor:
     device = next(model.parameters()).device
     with torch.inference_mode():
         return model(eval_clip(frames, cfg).to(device)).float().softmax(-1).mean(0).cpu()
-
-
-def _workers(text: str) -> int:
-    """argparse type of ``--workers``: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def _emit(args, result: dict) -> None:
