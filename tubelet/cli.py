@@ -610,6 +610,10 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--width", type=_count, default=160)
     syn.add_argument("--seed", type=int, default=0)
     syn.set_defaults(func=cmd_data_synthetic)
+    # dense prediction (image models): each module adds its own commands
+    from . import pose, segmentation
+    segmentation.add_parsers(sub)
+    pose.add_parsers(sub)
     return p
 
 

@@ -7,7 +7,7 @@ import torch
 
 from ..errors import CheckpointError
 
-__all__ = ["CheckpointError", "find_state_dict", "strip_prefix", "inflate_average"]
+__all__ = ["CheckpointError", "find_state_dict", "strip_prefix", "inflate_average", "split_parts", "describe_parts"]
 
 
 #: container keys under which known producers store the weights, in the order they are tried:
@@ -78,3 +78,40 @@ def inflate_average(state_dict: dict[str, torch.Tensor],
             v = v.unsqueeze(2).repeat(1, 1, kt, 1, 1) / kt
         out[k] = v
     return out
+
+
+#: top-level parts of the mmdet / mmseg / mmpose models (MaskRCNN, CascadeRCNN, EncoderDecoder, TopDown) that the
+#: UniFormer dense-prediction checkpoints hold, in the frameworks' attribute order
+TASK_PARTS = ("backbone", "neck", "rpn_head", "roi_head", "decode_head", "auxiliary_head", "keypoint_head")
+
+
+def split_parts(state_dict: Mapping[str, torch.Tensor], keep: tuple[str, ...]) -> tuple[dict[str, torch.Tensor],
+                                                                                          dict[str, int]]:
+    """Split an mmdet / mmseg / mmpose state dict (``backbone.*``, ``neck.*``, ``decode_head.*``, ...) by its
+    top-level parts.
+
+    Args:
+        state_dict: the file's weights.
+        keep: the parts the model has (e.g. ``("backbone",)`` for a backbone, ``("backbone", "neck",
+            "decode_head")`` for a semantic FPN); their keys keep their prefix.
+    Returns:
+        ``(kept, left_out)``: the kept entries, and ``part -> number of tensors`` of every other part of the file
+        (in file order), for the load report (see :func:`describe_parts`).
+    """
+    kept: dict[str, torch.Tensor] = {}
+    left_out: dict[str, int] = {}
+    for k, v in state_dict.items():
+        part = k.split(".", 1)[0]
+        if part in keep:
+            kept[k] = v
+        else:
+            left_out[part] = left_out.get(part, 0) + 1
+    return kept, left_out
+
+
+def describe_parts(left_out: Mapping[str, int]) -> str:
+    """``"left out (not part of this model): neck.* (12 tensors), rpn_head.* (6 tensors)"``, or ``""``."""
+    if not left_out:
+        return ""
+    return "left out (not part of this model): " + ", ".join(
+        f"{part}.* ({n} tensor{'s' if n != 1 else ''})" for part, n in left_out.items())

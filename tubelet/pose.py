@@ -1,0 +1,5 @@
+"""PLACEHOLDER being written now (issue 16): pose, pose-eval."""
+
+
+def add_parsers(sub) -> None:
+    """Add this module's commands to the ``tubelet`` parser's subparsers."""
