@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 
+import tubelet
 from tubelet.cli import main
 from tubelet.export import export_model
 from tests.small_models import SMALL
@@ -104,3 +105,31 @@ def test_quiet_exporter_drops_only_the_torchvision_notices(caplog):
         log.warning("torchvision is not installed. Skipping %s", "torchvision::roi_align")
     text = "\n".join(caplog.messages)
     assert "torchvision::nms" not in text and "x::y" in text and "torchvision::roi_align" in text
+
+
+def _light(**kw):
+    """A small light UniFormer (token pruning in stages 3-4) whose class token is not zero: at initialisation the
+    class token is zero, so every token score ties and the kept set is whatever the sort returns at a tie (ONNX's
+    TopK and torch's argsort break ties differently); trained weights have no such ties."""
+    torch.manual_seed(0)
+    model = tubelet.create_model("uniformer_xxs", depth=[1, 1, 3, 2], embed_dim=[16, 32, 64, 128], head_dim=16,
+                                 prune_ratio=[[1, 0.5, 0.5], [0.5, 0.5]], trade_off=[[1, 0.5, 0.5], [0.5, 0.5]],
+                                 num_classes=5, **kw)
+    with torch.no_grad():
+        model.cls_token.normal_()
+    return model
+
+
+def test_token_pruning_exports_exactly(tmp_path):
+    result = export_model(_light(), tmp_path / "light.onnx", (3, 4, 64, 64))
+    assert result["max_rel_error"] < 1e-4
+
+
+@pytest.mark.parametrize("name,shape", [("uniformer_small_fpn", (3, 64, 96)), ("uniformer_small_upernet", (3, 64, 96)),
+                                        ("uniformer_small_pose", (3, 64, 48)), ("uniformer_small_dense", (3, 64, 96))])
+def test_dense_prediction_models_export(name, shape, tmp_path):
+    torch.manual_seed(0)
+    small = dict(depth=[1, 1, 2, 1], embed_dim=[16, 32, 64, 128], head_dim=16)
+    model = tubelet.create_model(name, **small)
+    result = export_model(model, tmp_path / f"{name}.onnx", shape)
+    assert result["max_rel_error"] < 1e-4

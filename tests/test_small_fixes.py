@@ -22,12 +22,14 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "configs" / "examples"
 # -- list_models: the glob, and the family filter ---------------------------------------------------------------------
 
 def test_list_models_by_family():
-    assert list_families() == ["uniformer", "uniformerv2", "video_swin"]
+    assert list_families() == ["uniformer", "uniformer_dense", "uniformer_light", "uniformer_pose", "uniformer_seg",
+                               "uniformerv2", "video_swin"]
     v1 = tubelet.list_models(family="uniformer")
-    assert v1 == tubelet.list_models("uniformer_*") and "uniformer_small" in v1 and "uniformer_small_2d" in v1
+    assert "uniformer_small" in v1 and "uniformer_small_2d" in v1 and "uniformer_xxs" not in v1
     assert tubelet.list_models("uniformer*", family="uniformer") == v1
     assert tubelet.list_models("*_2d", family="uniformerv2") == []
-    assert tubelet.list_models("uniformer*") == sorted(v1 + tubelet.list_models(family="uniformerv2"))  # fnmatch
+    assert tubelet.list_models("uniformer*") == sorted(n for f in list_families() if f != "video_swin"
+                                                       for n in tubelet.list_models(family=f))  # fnmatch
     assert all(get_family(n).name == "video_swin" for n in tubelet.list_models(family="video_swin"))
     with pytest.raises(tubelet.UsageError, match=r"unknown model family 'uniformer_v2' \(did you mean uniformerv2\?\)"):
         tubelet.list_models(family="uniformer_v2")
@@ -37,13 +39,18 @@ def test_models_command_says_when_a_prefix_spans_families(capsys):
     assert main(["models", "uniformer*"]) == 0
     out, err = capsys.readouterr()
     assert "uniformerv2_b16" in out  # the glob is a glob
-    assert err.strip() == ("note: 'uniformer*' matches 2 families: 'uniformer_*' lists uniformer only; "
-                           "'uniformerv2_*' lists uniformerv2 only")
+    assert err.strip() == ("note: 'uniformer*' matches 6 families (uniformer, uniformer_dense, uniformer_light, "
+                           "uniformer_pose, uniformer_seg, uniformerv2); --family NAME lists one")
     names = [line.split()[0] for line in out.splitlines()[1:]]
     assert sorted(names) == sorted(fnmatch.filter(tubelet.list_models(), "uniformer*"))
     assert main(["models", "uniformerv2*"]) == 0  # one family: nothing to say
     out, err = capsys.readouterr()
     assert err == "" and "uniformer_small" not in out
+    assert main(["models", "uniformer*", "--family", "uniformer_pose"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and [line.split()[0] for line in out.splitlines()[1:]] == ["uniformer_base_pose",
+                                                                             "uniformer_small_pose"]
+    assert "17 keypoint heatmaps" in out
 
 
 # -- VideoReader: len, [i], [a:b], iteration, width / height ----------------------------------------------------------

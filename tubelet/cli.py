@@ -26,7 +26,8 @@ from .data import eval_clip, read_video, synthetic_clip
 from .data.presets import eval_indices
 from .errors import TubeletError, UsageError
 from .models import count_params, create_model, list_models, save_model
-from .models._registry import get_entrypoint
+from .models._pretrained import split_name
+from .models._registry import check_task, get_entrypoint, get_family
 
 #: ``--set`` of the commands that only build a model: model options, ``model.options.KEY=VALUE`` or ``KEY=VALUE``
 MODEL_OPTIONS = "model.options"
@@ -65,12 +66,25 @@ _count = _whole_number(1)  # sizes, counts, --top-k
 _workers = _whole_number(0)  # --workers: 0 decodes in the main process
 
 
-def model_table(pattern: str = "*", markdown: bool = False) -> str:
-    """One row per variant: name, parameters (exact, default classifier), input, source. Built on the meta device."""
+def _output(name: str, num_classes: int) -> str:
+    """What a variant outputs, in a few words (the model table's column)."""
+    family = get_family(name).name
+    if family == "uniformer_seg":
+        return f"{num_classes} classes per pixel"
+    if family == "uniformer_pose":
+        return f"{num_classes} keypoint heatmaps"
+    if num_classes == 0:
+        return "4 feature maps"
+    return f"{num_classes} classes"
+
+
+def model_table(pattern: str = "*", markdown: bool = False, family: str | None = None) -> str:
+    """One row per variant: name, parameters (exact, default classifier), output, input, released weights, source.
+    Built on the meta device."""
     from .models._pretrained import default_tag, list_pretrained
 
     rows = []
-    for name in list_models(pattern):
+    for name in list_models(pattern, family=family):
         with torch.device("meta"):
             model = get_entrypoint(name)()
         cfg = model.pretrained_cfg
@@ -78,9 +92,9 @@ def model_table(pattern: str = "*", markdown: bool = False) -> str:
         kind = f"video {shape}" if cfg.is_video else f"image {shape}"
         tags, default = list_pretrained(name), default_tag(name)
         released = (f"{default}" if default else "-") + (f" (+{len(tags) - bool(default)})" if len(tags) > 1 else "")
-        rows.append((name, f"{count_params(model):,}", f"{cfg.num_classes}", kind, released, cfg.source))
-    head = ("model", "params", "classes", "input (TxHxW / HxW)", "released weights: default (+others)", "source")
-    return _table(head, rows, markdown, right=(1, 2))
+        rows.append((name, f"{count_params(model):,}", _output(name, cfg.num_classes), kind, released, cfg.source))
+    head = ("model", "params", "output", "input (TxHxW / HxW)", "released weights: default (+others)", "source")
+    return _table(head, rows, markdown, right=(1,))
 
 
 def _table(head: tuple, rows: list[tuple], markdown: bool, right: tuple[int, ...] = ()) -> str:
@@ -106,16 +120,17 @@ def pretrained_table(pattern: str = "*", markdown: bool = False, local: bool = T
         cfg = w.cfg()
         shape = "x".join(map(str, cfg.input_size[1:]))
         views = f"{w.test_views[0]}x{w.test_views[1]}" if w.test_views else ""
-        top1 = f"{w.top1:g}" if w.top1 is not None else ""
+        top1 = w.result
         gflops = f"{w.gflops:g}" if w.gflops is not None else ""
         state = "cached" if local and is_available_locally(w) else w.availability
         labels = ("(initialises training)" if w.init_only else w.labels or
                   ("-" if w.num_classes is None else "indices"))
         if w.init_only:
-            shape = f"{w.img_size}x{w.img_size}" if w.img_size else ""
+            shape = ("" if not w.img_size else f"{w.img_size}x{w.img_size}" if isinstance(w.img_size, int)
+                     else "x".join(map(str, w.img_size)))
         mark = (" (default)" if markdown else " *") if w.default else ""
         rows.append((name + mark, w.dataset or "", top1, views, shape, gflops, labels, state))
-    head = ("weights" if markdown else "weights (* default)", "dataset", "top-1", "views", "input", "GFLOPs/view",
+    head = ("weights" if markdown else "weights (* default)", "dataset", "top-1 / result", "views", "input", "GFLOPs/view",
             "labels", "file")
     table = _table(head, rows, markdown, right=(2, 5))
     if markdown:
@@ -132,18 +147,16 @@ def cmd_models(args) -> int:
             raise UsageError(f"no released weights match {args.pattern!r} (`tubelet models --pretrained` lists all)")
         print(pretrained_table(args.pattern, args.markdown, local=not args.markdown))
         return 0
-    names = list_models(args.pattern)
+    names = list_models(args.pattern, family=args.family)
     if not names:
-        raise UsageError(f"no model matches {args.pattern!r}")
-    print(model_table(args.pattern, args.markdown))
+        raise UsageError(f"no model matches {args.pattern!r}" + (f" in family {args.family}" if args.family else ""))
+    print(model_table(args.pattern, args.markdown, family=args.family))
     prefix = args.pattern[:-1]
-    if args.pattern.endswith("*") and not any(c in prefix for c in "*?["):  # 'uniformer*' is also UniFormerV2
-        from os.path import commonprefix
-        from .models._registry import get_family
+    if args.family is None and args.pattern.endswith("*") and not any(c in prefix for c in "*?["):
         families = sorted({get_family(n).name for n in names})
-        if len(families) > 1:  # fnmatch, as timm: say how to list one family
-            one = [f"'{commonprefix(list_models(family=f))}*' lists {f} only" for f in families]
-            print(f"note: {args.pattern!r} matches {len(families)} families: {'; '.join(one)}", file=sys.stderr)
+        if len(families) > 1:  # fnmatch, as timm ('uniformer*' is also UniFormerV2): say how to list one family
+            print(f"note: {args.pattern!r} matches {len(families)} families ({', '.join(families)}); "
+                  f"--family NAME lists one", file=sys.stderr)
     return 0
 
 
@@ -202,6 +215,11 @@ def cmd_export(args) -> int:
             files[-1] += ": its weights, keep it next to the model"
         print(f"wrote {' + '.join(files)}: {args.format}, input (batch, {', '.join(map(str, shape))}), "
               f"batch dynamic; {checked}")
+    if (get_family(model.pretrained_cfg.architecture).name == "uniformer_light" and not args.checkpoint
+            and not args.pretrained):
+        print("note: random weights: the light models' class token starts at zero, so every token score ties and "
+              "the kept tokens are whatever the sort returns at a tie (onnxruntime's TopK and torch's argsort differ "
+              "there); exported trained weights agree to float rounding", file=sys.stderr)
     return 0
 
 
@@ -296,9 +314,12 @@ def cmd_predict(args) -> int:
 
     device = resolve_device(args.device)
     videos = expand_videos(args.video) if args.video else []
+    if args.model is not None:
+        check_task(split_name(args.model)[0], "classification", "tubelet predict")
     model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
                          **_model_options(args.set)).eval().to(device)
     cfg = model.pretrained_cfg
+    check_task(cfg.architecture, "classification", "tubelet predict")
     labels = resolve_labels(args.labels, cfg, model.num_classes)
     views = _parse_views(args.views, cfg)
     if not cfg.is_video:  # image models classify the middle frame
@@ -476,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list model variants with their parameter counts")
     m.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'uniformer_*_2d'")
+    m.add_argument("--family", help="one family only: uniformer, uniformer_light, uniformer_dense, uniformer_seg, "
+                                    "uniformer_pose, uniformerv2, video_swin")
     m.add_argument("--markdown", action="store_true", help="print a Markdown table")
     m.add_argument("--pretrained", action="store_true", help="list the released weights (ARCH.TAG) instead: "
                                                            "accuracy, views, labels, downloadable/cached/manual")

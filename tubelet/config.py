@@ -339,9 +339,24 @@ def _one_of(value, allowed, key):
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
+def _check_classifier(name) -> None:
+    """The recipes train and evaluate classifiers: a dense-prediction model is a ConfigError naming what it is."""
+    from .errors import UsageError
+    from .models import list_models
+    from .models._registry import check_task
+
+    if isinstance(name, str) and name in list_models():
+        try:
+            check_task(name, "classification", "tubelet train / eval")
+        except UsageError as e:
+            raise ConfigError(f"model.name: {e}; the recipes train video and image classifiers (training recipes for "
+                              f"segmentation and pose are not part of tubelet yet)") from None
+
+
 def validate(cfg: Config) -> None:
     """Value checks that types cannot express."""
     d, o, t = cfg.data, cfg.optim, cfg.train
+    _check_classifier(cfg.model.name)
     _one_of(d.format, ("list", "csv", "ssv2", "folders", "synthetic"), "data.format")
     _one_of(d.crop, ("random_resized", "multi_scale"), "data.crop")
     _one_of(d.view_average, ("prob", "logits"), "data.view_average")

@@ -8,7 +8,7 @@ that keeps its traceback. Each class also derives from the built-in exception it
 from __future__ import annotations
 
 __all__ = ["TubeletError", "UsageError", "OptionError", "DependencyError", "CheckpointError", "ConfigError",
-           "AnnotationError", "VideoDecodeError"]
+           "AnnotationError", "VideoDecodeError", "ImageReadError"]
 
 
 class TubeletError(Exception):
@@ -45,3 +45,8 @@ class AnnotationError(TubeletError, ValueError):
 
 class VideoDecodeError(TubeletError, RuntimeError):
     """A video file cannot be opened or decoded; the message names the file and the problem."""
+
+
+class ImageReadError(TubeletError, ValueError):
+    """An image file that cannot be read: missing, not an image (a video, a text file), damaged or too large. The
+    message names the file."""

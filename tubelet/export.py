@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import DependencyError, UsageError
+from .errors import DependencyError, TubeletError, UsageError
 
 __all__ = ["export_model", "check_onnx"]
 
@@ -68,7 +68,8 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
         kwargs = {} if opset is None else {"opset_version": opset}
         with warnings.catch_warnings(), _quiet_exporter(), torch.no_grad():
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(model, (x,), dynamo=True, input_names=["video"], output_names=["logits"],
+            program = torch.onnx.export(model, (x,), dynamo=True, input_names=[_input_name(input_shape)],
+                                        output_names=_output_names(model, x),
                                         dynamic_shapes={"x": {0: batch}}, verbose=False, **kwargs)
         files = _save_onnx(program, path)
         error = check_onnx(path, model, input_shape) if check else None
@@ -121,11 +122,32 @@ def _quiet_exporter():
         logger.removeFilter(quiet)
 
 
+def _input_name(input_shape: tuple[int, ...]) -> str:
+    return "video" if len(input_shape) == 4 else "images"
+
+
+def _output_names(model, x: torch.Tensor) -> list[str]:
+    """``logits`` (classifiers, segmentation), ``heatmaps`` (pose) or ``features_0..3`` (dense backbones)."""
+    from .models._registry import get_task
+
+    with torch.no_grad():
+        out = model(x)
+    if isinstance(out, (list, tuple)):
+        return [f"features_{i}" for i in range(len(out))]
+    name = getattr(getattr(model, "pretrained_cfg", None), "architecture", None)
+    try:
+        return ["heatmaps"] if name is not None and get_task(name) == "pose" else ["logits"]
+    except TubeletError:  # a model that is not registered
+        return ["logits"]
+
+
 def _batches(model, input_shape):
     return [_example(model, input_shape, b) for b in (1, 3)]
 
 
 def _rel_error(out, ref) -> float:
+    if isinstance(ref, (list, tuple)):  # several outputs (a dense backbone's maps): the worst of them
+        return max(_rel_error(o, r) for o, r in zip(out, ref))
     out, ref = torch.as_tensor(out).float().cpu(), ref.detach().float().cpu()
     return float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
 
@@ -153,6 +175,7 @@ def check_onnx(path: str | os.PathLike, model: torch.nn.Module, input_shape: tup
     errors = []
     with torch.no_grad():
         for xb in _batches(model, input_shape):
-            out = session.run(None, {name: xb.cpu().numpy()})[0]
-            errors.append(_rel_error(out, model(xb)))
+            ref = model(xb)
+            out = session.run(None, {name: xb.cpu().numpy()})
+            errors.append(_rel_error(out if isinstance(ref, (list, tuple)) else out[0], ref))
     return max(errors)

@@ -1,5 +1,706 @@
-"""PLACEHOLDER being written now (issue 16): pose, pose-eval."""
+"""Top-down human pose on images: ``tubelet pose`` (one image, given person boxes) and ``tubelet pose-eval`` (COCO
+keypoint AP).
+
+The model part (crop each person box, heatmaps, decode) is :func:`tubelet.keypoints.estimate_poses`; this module
+adds what a run around it needs, with the settings of the official UniFormer pose test (mmpose 0.16,
+``TopDownCocoDataset``):
+
+* person boxes from ``--box x,y,w,h``, a boxes file (a list of ``[x, y, w, h]`` or COCO detection results) or the
+  ground-truth boxes of a COCO annotation file (:func:`read_boxes`, :func:`parse_box`, :func:`gt_person_boxes`);
+* rescoring: a person's score = box score x the mean of its keypoint scores above 0.2 (``vis_thr``; 0 when none is)
+  (:func:`rescore`);
+* OKS non-maximum suppression of duplicate persons in an image (``oks_thr`` 0.9) (:func:`oks_iou`, :func:`oks_nms`);
+* results in the COCO keypoint result format (:func:`coco_keypoint_results`) and their COCO keypoint AP with
+  pycocotools' ``COCOeval`` (:func:`evaluate_coco_keypoints`; ``pip install "tubelet[coco]"``);
+* the image with boxes, skeletons and keypoints drawn on it (:func:`draw_poses`).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data.images import read_image as read_image_array
+from .errors import AnnotationError, DependencyError, UsageError
+
+__all__ = ["PersonBox", "STAT_NAMES", "RESCORE_THR", "OKS_THR", "DRAW_THR", "parse_box", "read_boxes", "check_boxes",
+           "boxes_for_image", "gt_person_boxes", "read_image", "rescore", "oks_iou", "oks_nms", "estimate_persons",
+           "coco_keypoint_results", "evaluate_coco_keypoints", "draw_poses", "pose_image", "pose_eval",
+           "format_metrics", "add_parsers"]
+
+#: the COCO keypoint metrics, in the order of ``COCOeval.stats`` (mmpose: 'AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)',
+#: 'AR', 'AR .5', 'AR .75', 'AR (M)', 'AR (L)')
+STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+#: rescoring: keypoint scores above this count in a person's score (mmpose COCO ``data_cfg.vis_thr``)
+RESCORE_THR = 0.2
+#: OKS-NMS: of two persons with an OKS above this, the lower-scored one is dropped (``data_cfg.oks_thr``)
+OKS_THR = 0.9
+#: drawing: keypoints scored below this are not drawn, nor the limbs to them (mmpose ``vis_pose_result``)
+DRAW_THR = 0.3
+#: the COCO category of persons
+PERSON = 1
+NUM_KEYPOINTS = 17
+
+COCO_HINT = 'pip install "tubelet[coco]"'
+
+# drawing colours (RGB): keypoints and limbs of the left side, the right side, and the middle (face, torso links)
+LEFT_COLOUR = (0, 160, 255)
+RIGHT_COLOUR = (255, 96, 0)
+MIDDLE_COLOUR = (0, 200, 0)
+BOX_COLOUR = (255, 0, 255)
+
+
+# -- person boxes ------------------------------------------------------------------------------------------------
+
+@dataclass
+class PersonBox:
+    """One person box: ``bbox`` (x, y, w, h) in image pixels, the detector's ``score`` (1 for a given or
+    ground-truth box), the COCO ``image_id`` when known, and ``origin``, where it came from (for messages)."""
+    bbox: tuple[float, float, float, float]
+    score: float = 1.0
+    image_id: int | None = None
+    origin: str = field(default="", compare=False)
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _make_box(values, score, image_id, origin: str, error) -> PersonBox:
+    nums = [_number(v) for v in values] if isinstance(values, (list, tuple)) else [None]
+    if len(nums) != 4 or None in nums:
+        raise error(f"{origin}: expected a box [x, y, w, h] of 4 numbers, got {json.dumps(values)}")
+    x, y, w, h = nums
+    if w <= 0 or h <= 0:
+        raise error(f"{origin}: box [{x:g}, {y:g}, {w:g}, {h:g}] has a width or height <= 0 (boxes are x, y, w, h)")
+    s = _number(score)
+    if s is None:
+        raise error(f"{origin}: the score must be a number, got {json.dumps(score)}")
+    return PersonBox((x, y, w, h), s, image_id, origin)
+
+
+def parse_box(text: str, origin: str = "--box") -> PersonBox:
+    """``--box x,y,w,h`` (pixels, w and h > 0) as a :class:`PersonBox` of score 1.
+
+    Raises:
+        UsageError: not four numbers, or a width or height <= 0; the message quotes the value.
+    """
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        values = None
+    if values is None or len(values) != 4:
+        raise UsageError(f"{origin}: expected x,y,w,h (4 numbers, e.g. 10,20,100,200), got {text!r}")
+    return _make_box(values, 1.0, None, f"{origin} {text}", UsageError)
+
+
+def read_boxes(path: str | Path) -> list[PersonBox]:
+    """The person boxes of a JSON file: a list of ``[x, y, w, h]`` (score 1), or of COCO detection results
+    ``{"image_id", "bbox": [x, y, w, h], "score", "category_id"}`` (entries of another category than 1, person,
+    are skipped, as mmpose does; a missing ``score`` is 1, a missing ``category_id`` person).
+
+    Raises:
+        AnnotationError: the file cannot be read or parsed, or an entry is malformed or has a width or height <= 0;
+            the message names the file and the entry (0-based).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise AnnotationError(f"{path}: cannot read the boxes file ({e.strerror or e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AnnotationError(f"{path}: not a JSON file ({e})") from None
+    if not isinstance(data, list):
+        raise AnnotationError(f"{path}: expected a JSON list of boxes [x, y, w, h] or of COCO detection results "
+                              f"{{\"image_id\", \"bbox\", \"score\", \"category_id\"}}, got a {type(data).__name__}")
+    boxes = []
+    for i, entry in enumerate(data):
+        origin = f"{path}: entry {i}"
+        if isinstance(entry, dict):
+            if "bbox" not in entry:
+                raise AnnotationError(f"{origin}: a detection needs a \"bbox\": [x, y, w, h], got "
+                                      f"{json.dumps(entry)[:200]}")
+            category = entry.get("category_id", PERSON)
+            if category != PERSON:
+                continue
+            image_id = entry.get("image_id")
+            if image_id is not None and (isinstance(image_id, bool) or not isinstance(image_id, (int, str))):
+                raise AnnotationError(f"{origin}: \"image_id\" must be an integer or a string, got "
+                                      f"{json.dumps(image_id)}")
+            box = _make_box(entry["bbox"], entry.get("score", 1.0), image_id, origin, AnnotationError)
+        else:
+            box = _make_box(entry, 1.0, None, origin, AnnotationError)
+        boxes.append(box)
+    return boxes
+
+
+def check_boxes(boxes: list[PersonBox], width: int, height: int, image: str = "the image") -> None:
+    """Raises :class:`UsageError` for a box that lies entirely outside a ``width`` x ``height`` image, naming where
+    the box came from."""
+    for b in boxes:
+        x, y, w, h = b.bbox
+        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+            raise UsageError(f"{b.origin}: box [{x:g}, {y:g}, {w:g}, {h:g}] lies entirely outside {image} "
+                             f"({width}x{height}; boxes are x, y, w, h in pixels)")
+
+
+def _image_id_of(path: str | Path) -> int | None:
+    stem = Path(path).stem
+    return int(stem) if stem.isdigit() else None
+
+
+def boxes_for_image(boxes: list[PersonBox], image: str | Path, source: str = "the boxes file") -> list[PersonBox]:
+    """The boxes that belong to ``image``: all of them when they name at most one ``image_id``; else those of the
+    image id in the file's name (COCO names, 000000397133.jpg = 397133).
+
+    Raises:
+        UsageError: several image ids and none is the file name's.
+    """
+    ids = {b.image_id for b in boxes if b.image_id is not None}
+    if len(ids) <= 1:
+        return boxes
+    own = _image_id_of(image)
+    mine = [b for b in boxes if b.image_id == own] if own is not None else []
+    if not mine:
+        shown = ", ".join(map(str, sorted(ids, key=str)[:5])) + (", ..." if len(ids) > 5 else "")
+        raise UsageError(f"{source}: its detections are of {len(ids)} images ({shown}) and none is the image id of "
+                         f"{Path(image).name}; keep one image's detections or name the image by its COCO id")
+    return mine
+
+
+# -- COCO annotations ------------------------------------------------------------------------------------------
+
+def _load_json(path: str | Path, what: str):
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as e:
+        raise AnnotationError(f"{path}: cannot read the {what} ({e.strerror or e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise AnnotationError(f"{path}: the {what} is not a JSON file ({e})") from None
+
+
+def _load_coco(annotation_file: str | Path) -> dict:
+    data = _load_json(annotation_file, "annotation file")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):
+        raise AnnotationError(f"{annotation_file}: not a COCO annotation file (expected an object with lists "
+                              f"\"images\" and \"annotations\", as person_keypoints_val2017.json)")
+    for i, img in enumerate(data["images"]):
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            raise AnnotationError(f"{annotation_file}: images entry {i} needs an \"id\" and a \"file_name\"")
+    for i, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict) or "image_id" not in ann or "id" not in ann:
+            raise AnnotationError(f"{annotation_file}: annotations entry {i} needs an \"id\" and an \"image_id\"")
+    return data
+
+
+def gt_person_boxes(coco: dict) -> list[PersonBox]:
+    """The ground-truth person boxes of a COCO annotation dict, as mmpose's test with ``use_gt_bbox=True``: not
+    crowd, with some labelled keypoint, the box clipped to the image (x1 = max(0, x), x2 = min(W - 1, x1 +
+    max(0, w - 1)), likewise y; kept when x2 > x1 and y2 > y1 and the area is not 0), score 1."""
+    sizes = {img["id"]: (img.get("width"), img.get("height")) for img in coco["images"]}
+    boxes = []
+    for ann in coco["annotations"]:
+        if ann.get("iscrowd", 0) or "bbox" not in ann or ann.get("category_id", PERSON) != PERSON:
+            continue
+        kpts = ann.get("keypoints")
+        if not kpts or max(kpts) == 0 or ann.get("num_keypoints", 1) == 0:
+            continue
+        width, height = sizes.get(ann["image_id"], (None, None))
+        x, y, w, h = ann["bbox"]
+        x1, y1 = max(0, x), max(0, y)
+        x2, y2 = x1 + max(0, w - 1), y1 + max(0, h - 1)
+        if width is not None and height is not None:
+            x2, y2 = min(width - 1, x2), min(height - 1, y2)
+        if ann.get("area", 1) > 0 and x2 > x1 and y2 > y1:
+            boxes.append(PersonBox((x1, y1, x2 - x1, y2 - y1), 1.0, ann["image_id"], f"annotation {ann['id']}"))
+    return boxes
+
+
+# -- images --------------------------------------------------------------------------------------------------------
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as an ``(H, W, 3)`` uint8 RGB array (:func:`tubelet.data.images.read_image`).
+
+    Raises:
+        ImageReadError: the file does not exist or is not an image that can be read; the message names it.
+    """
+    return read_image_array(path)
+
+
+# -- scores and OKS-NMS ----------------------------------------------------------------------------------------------
+
+def rescore(box_score: float, keypoint_scores, thr: float = RESCORE_THR) -> float:
+    """A person's score as mmpose's COCO test computes it: ``box_score`` x the mean of the keypoint scores above
+    ``thr`` (0 when none is)."""
+    s = np.asarray(keypoint_scores, dtype=np.float64).reshape(-1)
+    valid = s[s > thr]
+    return float(box_score) * (float(valid.mean()) if valid.size else 0.0)
+
+
+def _sigmas(sigmas):
+    if sigmas is None:
+        from .keypoints import COCO_SIGMAS
+        sigmas = COCO_SIGMAS
+    return np.asarray(sigmas, dtype=np.float64)
+
+
+def oks_iou(keypoints, others, area, other_areas, sigmas=None) -> np.ndarray:
+    """The object keypoint similarity that OKS-NMS uses between one person's ``keypoints`` (K, 2) and each of
+    ``others`` (N, K, 2): the mean over all K keypoints of exp(-d^2 / (2 s^2 (2 sigma)^2)), with d the distance
+    of the two keypoints, s^2 the mean of the two persons' areas (``area``, ``other_areas`` (N,)) and sigma the
+    keypoint's COCO sigma. (COCOeval's OKS differs: it uses the ground truth's area and only its labelled
+    keypoints.)"""
+    k = np.asarray(keypoints, dtype=np.float64)[..., :2]
+    o = np.asarray(others, dtype=np.float64)[..., :2].reshape(-1, *k.shape)
+    var = (2 * _sigmas(sigmas)) ** 2
+    d2 = ((o - k) ** 2).sum(-1)  # (N, K)
+    s2 = (float(area) + np.asarray(other_areas, dtype=np.float64).reshape(-1, 1)) / 2 + np.spacing(1)
+    return np.exp(-d2 / var / s2 / 2).mean(-1)
+
+
+def oks_nms(keypoints, scores, areas, thr: float = OKS_THR, sigmas=None) -> list[int]:
+    """Greedy OKS non-maximum suppression of the persons of one image: take the highest-scored person left, drop
+    every other whose :func:`oks_iou` with it is above ``thr``, repeat. Returns the indices kept, best first
+    (equal scores: the later person first, as mmpose's reversed ascending sort)."""
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    scores, areas = np.asarray(scores, dtype=np.float64), np.asarray(areas, dtype=np.float64)
+    order = np.argsort(scores, kind="stable")[::-1]
+    keep = []
+    while order.size:
+        i, rest = int(order[0]), order[1:]
+        keep.append(i)
+        if rest.size:
+            rest = rest[oks_iou(keypoints[i], keypoints[rest], areas[i], areas[rest], sigmas) <= thr]
+        order = rest
+    return keep
+
+
+# -- the model -----------------------------------------------------------------------------------------------------
+
+def estimate_persons(model, image: np.ndarray, boxes: list[PersonBox], flip_test: bool = True) -> list[dict]:
+    """Keypoints of each person box of one image with :func:`tubelet.keypoints.estimate_poses`, rescored.
+
+    Returns one dict per box: ``bbox``, ``box_score``, ``image_id``, ``keypoints`` (17, 2) image (x, y),
+    ``keypoint_scores`` (17,), ``score`` (:func:`rescore`) and ``area``, the area of the region the model saw
+    (the box widened to the input's aspect ratio, x 1.25: ``prod(scale x 200)``), which OKS-NMS uses as mmpose does.
+    """
+    from .keypoints import estimate_poses
+
+    if not boxes:
+        return []
+    poses = estimate_poses(model, image, np.array([b.bbox for b in boxes], dtype=np.float32), flip_test=flip_test)
+    persons = []
+    for b, pose in zip(boxes, poses):
+        kpts = np.asarray(pose.keypoints, dtype=np.float64).reshape(NUM_KEYPOINTS, 2)
+        kscores = np.asarray(pose.scores, dtype=np.float64).reshape(NUM_KEYPOINTS)
+        area = np.prod(np.asarray(pose.scale, dtype=np.float32) * np.float32(200.0))  # float32, as mmpose
+        persons.append({"bbox": [float(v) for v in b.bbox], "box_score": b.score, "image_id": b.image_id,
+                        "keypoints": kpts, "keypoint_scores": kscores, "score": rescore(b.score, kscores),
+                        "area": float(area)})
+    return persons
+
+
+def coco_keypoint_results(persons: list[dict], image_id=None) -> list[dict]:
+    """Persons (:func:`estimate_persons`) in the COCO keypoint result format: ``{"image_id", "category_id": 1,
+    "keypoints": [x1, y1, s1, ..., x17, y17, s17] (s = the keypoint's score), "score", "bbox": [x, y, w, h]}``
+    (COCOeval itself reads image_id, category_id, keypoints and score)."""
+    out = []
+    for p in persons:
+        kpts = np.concatenate([np.asarray(p["keypoints"], dtype=np.float64).reshape(-1, 2),
+                               np.asarray(p["keypoint_scores"], dtype=np.float64).reshape(-1, 1)], 1)
+        pid = p.get("image_id") if image_id is None else image_id
+        out.append({"image_id": 0 if pid is None else pid, "category_id": PERSON,
+                    "keypoints": [float(v) for v in kpts.reshape(-1)], "score": float(p["score"]),
+                    "bbox": [float(v) for v in p["bbox"]]})
+    return out
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------------
+
+def _pycocotools():
+    try:
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+    except ImportError as e:
+        raise DependencyError(f"COCO keypoint evaluation needs pycocotools, which is not installed ({e}); "
+                              f"{COCO_HINT}") from None
+    return COCO, COCOeval
+
+
+def _check_results(results: list, image_ids: set, source: str) -> None:
+    if not isinstance(results, list):
+        raise AnnotationError(f"{source}: expected a JSON list of COCO keypoint results, got a "
+                              f"{type(results).__name__}")
+    for i, r in enumerate(results):
+        where = f"{source}: entry {i}"
+        if not isinstance(r, dict) or not all(k in r for k in ("image_id", "keypoints", "score")):
+            raise AnnotationError(f"{where}: a keypoint result needs \"image_id\", \"category_id\", \"keypoints\" "
+                                  f"and \"score\"")
+        k = r["keypoints"]
+        if not isinstance(k, list) or len(k) != 3 * NUM_KEYPOINTS or any(_number(v) is None for v in k):
+            raise AnnotationError(f"{where}: \"keypoints\" must be {3 * NUM_KEYPOINTS} numbers [x1, y1, s1, ...], "
+                                  f"got {len(k) if isinstance(k, list) else type(k).__name__}")
+        if _number(r["score"]) is None:
+            raise AnnotationError(f"{where}: \"score\" must be a number")
+        if r["image_id"] not in image_ids:
+            raise AnnotationError(f"{where}: image_id {r['image_id']!r} is not an image of the annotation file")
+
+
+def evaluate_coco_keypoints(annotation_file: str | Path, results: list[dict] | str | Path,
+                            verbose: bool = False) -> dict[str, float]:
+    """COCO keypoint AP/AR of ``results`` (a list in the COCO keypoint result format, or a JSON file of one)
+    against ``annotation_file`` (``person_keypoints_val2017.json``), with pycocotools' ``COCOeval(iouType=
+    "keypoints")`` and its COCO sigmas, as mmpose's ``_do_python_keypoint_eval``.
+
+    Returns ``{"AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"}`` (``COCOeval.stats`` in
+    that order; -1 where an area range has no ground truth). No results at all score 0. ``verbose``: pycocotools'
+    own report on stderr.
+
+    Raises:
+        DependencyError: pycocotools is not installed.
+        AnnotationError: a file that cannot be read, or a malformed result, or one of an image not in the
+            annotation file; the message names the file (and the entry).
+    """
+    COCO, COCOeval = _pycocotools()
+    data = _load_coco(annotation_file)
+    source = "results"
+    if not isinstance(results, list):
+        source = str(results)
+        results = _load_json(results, "results file")
+    _check_results(results, {img["id"] for img in data["images"]}, source)
+    data.setdefault("categories", [{"id": PERSON, "name": "person"}])
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        gt = COCO()
+        gt.dataset = data
+        gt.createIndex()
+        if results:
+            dt = gt.loadRes(copy.deepcopy(results))
+        else:  # loadRes cannot take an empty list: an empty result set scores 0
+            dt = COCO()
+            dt.dataset = {"images": data["images"], "categories": data["categories"], "annotations": []}
+            dt.createIndex()
+        ev = COCOeval(gt, dt, "keypoints")
+        ev.params.useSegm = None
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    if verbose:
+        print(report.getvalue(), end="", file=sys.stderr)
+    return {name: float(v) for name, v in zip(STAT_NAMES, ev.stats)}
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    """The ten COCO keypoint metrics as a two-line table (in %; -1 stays -1: no ground truth in that range)."""
+    head = " ".join(f"{n:>6}" for n in STAT_NAMES)
+    row = " ".join(f"{metrics[n] * 100:6.1f}" if metrics[n] >= 0 else f"{-1:6d}" for n in STAT_NAMES)
+    return f"{head}\n{row}"
+
+
+# -- drawing ---------------------------------------------------------------------------------------------------------
+
+def _side(i: int) -> tuple[int, int, int]:
+    return MIDDLE_COLOUR if i == 0 else LEFT_COLOUR if i % 2 else RIGHT_COLOUR
+
+
+def _limb_colour(a: int, b: int) -> tuple[int, int, int]:
+    return _side(a) if _side(a) == _side(b) else MIDDLE_COLOUR
+
+
+def draw_poses(image, persons: list[dict], kpt_thr: float = DRAW_THR, radius: int | None = None,
+               width: int | None = None, boxes: bool = True):
+    """``image`` (an (H, W, 3) uint8 RGB array or a PIL image) with each person's box (magenta), the COCO
+    skeleton (lines) and keypoints (dots) drawn on it: left side blue, right side orange, face and torso links
+    green. A keypoint scored below ``kpt_thr`` is not drawn, nor a limb to it. Returns a new RGB PIL image of the
+    same size; ``radius`` of the dots and ``width`` of the lines default to the image size."""
+    from PIL import Image, ImageDraw
+
+    from .keypoints import COCO_SKELETON
+
+    im = image.convert("RGB") if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8))
+    im = im.copy()
+    draw = ImageDraw.Draw(im)
+    side = max(im.size)
+    radius = max(2, round(side / 200)) if radius is None else radius
+    width = max(1, round(side / 320)) if width is None else width
+    for p in persons:
+        kpts = np.asarray(p["keypoints"], dtype=np.float64).reshape(-1, 2)
+        scores = np.asarray(p["keypoint_scores"], dtype=np.float64).reshape(-1)
+        if boxes and p.get("bbox") is not None:
+            x, y, w, h = p["bbox"]
+            draw.rectangle([x, y, x + w, y + h], outline=BOX_COLOUR, width=width)
+        for a, b in COCO_SKELETON:
+            if scores[a] >= kpt_thr and scores[b] >= kpt_thr:
+                draw.line([tuple(kpts[a]), tuple(kpts[b])], fill=_limb_colour(a, b), width=width)
+        for i, ((x, y), s) in enumerate(zip(kpts, scores)):
+            if s >= kpt_thr:
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=_side(i))
+    return im
+
+
+# -- the two runs ----------------------------------------------------------------------------------------------------
+
+def pose_image(model, image_path: str | Path, boxes: list[PersonBox] | None = None, out_dir: str | Path = ".",
+               flip_test: bool = True, image_id=None, kpt_thr: float = DRAW_THR,
+               image: np.ndarray | None = None) -> dict:
+    """``tubelet pose``: the keypoints of each person box of one image (no boxes: the whole image is one box),
+    written as ``OUT/<stem>_keypoints.json`` (COCO keypoint results) and drawn in ``OUT/<stem>_pose.png``.
+
+    Returns ``{"image", "width", "height", "whole_image", "persons": [{"bbox", "box_score", "score",
+    "keypoints": [[x, y, score] x 17]}], "json", "png", "seconds"}``.
+
+    ``image``: the file's pixels when already read (:func:`read_image`).
+
+    Raises:
+        UsageError: the image cannot be read, or a box lies entirely outside it.
+    """
+    t0 = time.perf_counter()
+    image = read_image(image_path) if image is None else image
+    height, width = image.shape[:2]
+    whole = not boxes
+    if whole:
+        boxes = [PersonBox((0.0, 0.0, float(width), float(height)), 1.0, None, "the whole image")]
+    check_boxes(boxes, width, height, str(image_path))
+    if image_id is None:
+        image_id = next((b.image_id for b in boxes if b.image_id is not None), None)
+    if image_id is None:
+        image_id = _image_id_of(image_path) or 0
+    persons = estimate_persons(model, image, boxes, flip_test=flip_test)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(image_path).stem
+    json_path, png_path = out / f"{stem}_keypoints.json", out / f"{stem}_pose.png"
+    json_path.write_text(json.dumps(coco_keypoint_results(persons, image_id), indent=1))
+    draw_poses(image, persons, kpt_thr=kpt_thr).save(png_path)
+    return {"image": str(image_path), "width": width, "height": height, "whole_image": whole,
+            "persons": [{"bbox": p["bbox"], "box_score": p["box_score"], "score": p["score"],
+                         "keypoints": [[float(x), float(y), float(s)] for (x, y), s in
+                                       zip(p["keypoints"], p["keypoint_scores"])]} for p in persons],
+            "json": str(json_path), "png": str(png_path), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def pose_eval(model, annotation_file: str | Path, image_dir: str | Path, boxes: list[PersonBox] | None = None,
+              det_thr: float = 0.0, flip_test: bool = True, oks_thr: float | None = OKS_THR,
+              out_dir: str | Path | None = None, progress=None) -> tuple[dict, list[dict]]:
+    """``tubelet pose-eval``: the official top-down COCO keypoint test. Each person box (``boxes``: detections
+    with an ``image_id``, those scored below ``det_thr`` dropped; None: the annotation file's ground-truth boxes,
+    :func:`gt_person_boxes`) through the model, rescored (:func:`rescore`), OKS-NMS per image (``oks_thr``; None:
+    off), then :func:`evaluate_coco_keypoints`. With ``out_dir``: ``result_keypoints.json`` and ``metrics.json``
+    there. ``progress(done, total)`` is called after each image. Returns (metrics, results).
+
+    Raises:
+        AnnotationError: an unreadable annotation file, a detection without an image id or of an image not in it.
+        UsageError: an image that cannot be read, or a box entirely outside its image.
+    """
+    _pycocotools()  # before hours of inference
+    coco = _load_coco(annotation_file)
+    images = {img["id"]: img for img in coco["images"]}
+    if boxes is None:
+        boxes = gt_person_boxes(coco)
+    else:
+        for b in boxes:
+            if b.image_id is None:
+                raise AnnotationError(f"{b.origin}: a detection for pose-eval needs an \"image_id\" (a list of "
+                                      f"COCO detection results)")
+            if b.image_id not in images:
+                raise AnnotationError(f"{b.origin}: image_id {b.image_id!r} is not an image of {annotation_file}")
+        boxes = [b for b in boxes if b.score >= det_thr]
+    by_image: dict = {}
+    for b in boxes:
+        by_image.setdefault(b.image_id, []).append(b)
+    missing = [images[i]["file_name"] for i in by_image if not (Path(image_dir) / images[i]["file_name"]).is_file()]
+    if missing:  # before any inference
+        raise UsageError(f"{image_dir}: {len(missing)} of the {len(by_image)} images with person boxes are not there "
+                         f"(e.g. {missing[0]}); --images is the folder of the annotation file's file_name entries")
+    results = []
+    for n, (image_id, image_boxes) in enumerate(by_image.items(), 1):
+        path = Path(image_dir) / images[image_id]["file_name"]
+        image = read_image(path)
+        check_boxes(image_boxes, image.shape[1], image.shape[0], str(path))
+        persons = estimate_persons(model, image, image_boxes, flip_test=flip_test)
+        if oks_thr is not None and persons:
+            keep = oks_nms([p["keypoints"] for p in persons], [p["score"] for p in persons],
+                           [p["area"] for p in persons], oks_thr)
+            persons = [persons[i] for i in keep]
+        results += coco_keypoint_results(persons, image_id)
+        if progress is not None:
+            progress(n, len(by_image))
+    metrics = evaluate_coco_keypoints(annotation_file, results)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result_keypoints.json").write_text(json.dumps(results))
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics, results
+
+
+# -- the commands ----------------------------------------------------------------------------------------------------
+
+def _pose_model(args):
+    from .engine.inference import resolve_device
+    from .models import create_model
+    from .models._pretrained import split_name
+    from .models._registry import check_task
+
+    device = resolve_device(args.device)
+    if args.model is not None:
+        check_task(split_name(args.model)[0], "pose", f"tubelet {args.command}")
+    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint)
+    check_task(model.pretrained_cfg.architecture, "pose", f"tubelet {args.command}")
+    return model.eval().to(device)
+
+
+def _random_weights_note(args) -> None:
+    if args.checkpoint is None and not args.pretrained:
+        print(f"tubelet {args.command}: note: no --checkpoint or --pretrained given, so the weights are random and "
+              f"the keypoints mean nothing", file=sys.stderr)
+
+
+def cmd_pose(args) -> int:
+    boxes = [parse_box(t) for t in args.box or []]
+    if args.boxes:
+        boxes += boxes_for_image(read_boxes(args.boxes), args.image, args.boxes)
+        boxes = [b for b in boxes if b.score >= args.det_thr]
+        if not boxes:
+            raise UsageError(f"{args.boxes}: no person box scored {args.det_thr:g} or more")
+    image = read_image(args.image)  # a bad image or box fails before the model is built
+    check_boxes(boxes, image.shape[1], image.shape[0], args.image)
+    model = _pose_model(args)
+    if not boxes:
+        print("tubelet pose: note: no --box or --boxes, so the whole image is one person box", file=sys.stderr)
+    _random_weights_note(args)
+    result = pose_image(model, args.image, boxes, args.out, flip_test=not args.no_flip, image_id=args.image_id,
+                        image=image)
+    name = args.model or model.pretrained_cfg.architecture
+    if args.json:
+        print(json.dumps({"model": name, **result}))
+        return 0
+    n = len(result["persons"])
+    print(f"{name}: {args.image} {result['width']}x{result['height']}, {n} person{'s' * (n != 1)}"
+          f"{' (the whole image)' if result['whole_image'] else ''}, "
+          f"{'flip test' if not args.no_flip else 'no flip test'}, {result['seconds'] * 1000:.0f} ms")
+    for i, p in enumerate(result["persons"]):
+        seen = sum(k[2] >= DRAW_THR for k in p["keypoints"])
+        x, y, w, h = p["bbox"]
+        print(f"  person {i}: box [{x:.0f}, {y:.0f}, {w:.0f}, {h:.0f}] score {p['score']:.3f} (box "
+              f"{p['box_score']:.3f}), {seen}/{NUM_KEYPOINTS} keypoints scored >= {DRAW_THR}")
+    print(f"-> {result['json']}, {result['png']}")
+    return 0
+
+
+def cmd_pose_eval(args) -> int:
+    t0 = time.perf_counter()
+    out = Path(args.out)
+    if args.results:
+        if args.model or args.checkpoint or args.pretrained or args.boxes or args.gt_boxes or args.images:
+            raise UsageError("--results evaluates a results file as it is: it takes no --model, --checkpoint, "
+                             "--pretrained, --images, --boxes or --gt-boxes")
+        metrics = evaluate_coco_keypoints(args.annotations, args.results)
+        results_path, num = args.results, len(_load_json(args.results, "results file"))
+    else:
+        if not args.images:
+            raise UsageError("pose-eval needs --images DIR (the folder of the annotation file's images), or "
+                             "--results R.json to evaluate precomputed results")
+        if bool(args.boxes) == bool(args.gt_boxes):
+            raise UsageError("pose-eval needs the person boxes: --boxes DETECTIONS.json (COCO detection results) "
+                             "or --gt-boxes (the annotation file's)")
+        if not Path(args.images).is_dir():
+            raise UsageError(f"--images {args.images}: no such folder")
+        _pycocotools()  # before any inference
+        boxes = None if args.gt_boxes else read_boxes(args.boxes)
+        model = _pose_model(args)
+        _random_weights_note(args)
+
+        def progress(done, total):
+            if not args.json and (done % 100 == 0 or done == total):
+                print(f"tubelet pose-eval: {done}/{total} images, {time.perf_counter() - t0:.0f} s",
+                      file=sys.stderr, flush=True)
+
+        metrics, results = pose_eval(model, args.annotations, args.images, boxes, det_thr=args.det_thr,
+                                     flip_test=not args.no_flip, oks_thr=None if args.no_nms else args.oks_thr,
+                                     out_dir=out, progress=progress)
+        results_path, num = str(out / "result_keypoints.json"), len(results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    if args.json:
+        print(json.dumps({"metrics": metrics, "results": results_path, "num_results": num,
+                          "metrics_file": str(out / "metrics.json"), "seconds": round(time.perf_counter() - t0, 1)}))
+        return 0
+    print(f"COCO keypoint AP of {num} results ({results_path}) on {args.annotations}:")
+    print(format_metrics(metrics))
+    print(f"-> {out / 'metrics.json'}")
+    return 0
+
+
+def _probability(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text}")
+    return value
 
 
 def add_parsers(sub) -> None:
-    """Add this module's commands to the ``tubelet`` parser's subparsers."""
+    """Add ``pose`` and ``pose-eval`` to the ``tubelet`` parser's subparsers."""
+    from .cli import PRETRAINED_HELP
+
+    po = sub.add_parser("pose", help="human keypoints (COCO, 17) of the person boxes of an image, with a drawing",
+                        description="Top-down pose: each person box is cropped to the model's input (e.g. 256x192) "
+                                    "and its 17 COCO keypoints decoded, with flip test. Writes OUT/<stem>_keypoints"
+                                    ".json (COCO keypoint results) and OUT/<stem>_pose.png.")
+    po.add_argument("image", help="an image file (JPEG, PNG, ...)")
+    po.add_argument("--model", help="uniformer_small_pose or uniformer_base_pose; optional with a tubelet checkpoint")
+    po.add_argument("--checkpoint", help="weights in any supported layout (the official mmpose .pth too)")
+    po.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
+    po.add_argument("--box", action="append", metavar="X,Y,W,H",
+                    help="a person box in pixels (repeatable); none and no --boxes: the whole image")
+    po.add_argument("--boxes", metavar="BOXES.json", help="person boxes: a JSON list of [x, y, w, h] or of COCO "
+                                                          "detection results {image_id, bbox, score, category_id}")
+    po.add_argument("--det-thr", type=_probability, default=0.0,
+                    help="drop --boxes detections scored below this (default 0)")
+    po.add_argument("--image-id", type=int, help="image_id of the results (default: the detections', else the file "
+                                                 "name's when it is a number, else 0)")
+    po.add_argument("--out", default=".", help="output folder (default: the current folder)")
+    po.add_argument("--no-flip", action="store_true", help="no flip test (faster, slightly less accurate)")
+    po.add_argument("--json", action="store_true", help="print the result as JSON")
+    po.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
+    po.set_defaults(func=cmd_pose)
+
+    pe = sub.add_parser("pose-eval", help="COCO keypoint AP of a pose model (or of a results file)",
+                        description="The official top-down COCO test: person boxes (detections or ground truth) "
+                                    "through the model with flip test, rescoring (box score x mean keypoint score "
+                                    "above 0.2), OKS-NMS (0.9), pycocotools COCOeval. Writes OUT/result_keypoints"
+                                    ".json and OUT/metrics.json.")
+    pe.add_argument("--annotations", required=True, metavar="FILE",
+                    help="COCO keypoint annotations, e.g. person_keypoints_val2017.json")
+    pe.add_argument("--images", metavar="DIR", help="the folder of the annotation file's images (val2017/)")
+    pe.add_argument("--boxes", metavar="DETS.json", help="person detections: COCO detection results "
+                                                         "{image_id, bbox, score, category_id}")
+    pe.add_argument("--gt-boxes", action="store_true", help="use the annotation file's person boxes instead")
+    pe.add_argument("--det-thr", type=_probability, default=0.0,
+                    help="drop detections scored below this (default 0.0, as the official test)")
+    pe.add_argument("--oks-thr", type=_probability, default=OKS_THR, help=f"OKS-NMS threshold (default {OKS_THR})")
+    pe.add_argument("--no-nms", action="store_true", help="keep every person (no OKS-NMS)")
+    pe.add_argument("--results", metavar="R.json", help="evaluate this COCO keypoint results file (no model)")
+    pe.add_argument("--model", help="uniformer_small_pose or uniformer_base_pose; optional with a tubelet checkpoint")
+    pe.add_argument("--checkpoint", help="weights in any supported layout")
+    pe.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
+    pe.add_argument("--out", default=".", help="output folder (default: the current folder)")
+    pe.add_argument("--no-flip", action="store_true", help="no flip test")
+    pe.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    pe.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
+    pe.set_defaults(func=cmd_pose_eval)

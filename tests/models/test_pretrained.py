@@ -21,9 +21,12 @@ ENTRIES = all_weights()
 
 def test_counts_and_uniqueness():
     names = [w.name for w in ENTRIES]
-    assert len(names) == len(set(names)) == 158
+    assert len(names) == len(set(names)) == 193
     by_family = collections.Counter(tubelet.models._registry.get_family(w.arch).name for w in ENTRIES)
-    assert by_family == {"uniformer": 50, "uniformerv2": 80, "video_swin": 28}
+    # the 39 new-architecture files of the light and dense-prediction models: 35 entries (4 Hugging Face copies are
+    # sources of their Drive entries)
+    assert by_family == {"uniformer": 50, "uniformerv2": 80, "video_swin": 28, "uniformer_light": 16,
+                         "uniformer_dense": 6, "uniformer_seg": 7, "uniformer_pose": 6}
     files = [w.local_name for w in ENTRIES]
     assert len(files) == len(set(files)), "two entries would share a cache / mirror file name"
     with pytest.raises(ValueError, match="registered twice"):
@@ -61,7 +64,8 @@ def test_entry_fits_its_architecture(w):
     if w.num_frames:
         assert cfg.num_frames == w.num_frames and cfg.input_size[1] == w.num_frames
     if w.img_size:
-        assert cfg.input_size[-1] == w.img_size
+        size = (w.img_size,) * 2 if isinstance(w.img_size, int) else tuple(w.img_size)
+        assert tuple(cfg.input_size[-2:]) == size
     if w.test_views:
         assert tuple(cfg.test_views) == tuple(w.test_views)
 
@@ -75,7 +79,14 @@ def test_one_default_per_architecture_as_published():
         "uniformerv2_b16": "k710_ft_k400_8x224", "uniformerv2_l14": "k710_ft_k400_8x224_mm",
         "uniformerv2_l14_336": "k710_ft_k400_32x336_mm", "swin3d_tiny": "in1k_ft_k400_32x2",
         "swin3d_small": "in1k_ft_k400_32x2", "swin3d_base": "in22k_ft_k400_32x2",
-        "swin3d_large": "in22k_ft_k400_32x2_mm"}
+        "swin3d_large": "in22k_ft_k400_32x2_mm",
+        "uniformer_xxs": "k400_16x160", "uniformer_xs": "k400_32x192", "uniformer_xxs_2d": "in1k_160",
+        "uniformer_xs_2d": "in1k_224", "uniformer_xxs_dense": "coco_mask_rcnn_1x", "uniformer_xs_dense": "coco_mask_rcnn_1x",
+        "uniformer_small_dense": "coco_mask_rcnn_3x_ms_h14", "uniformer_base_dense": "coco_mask_rcnn_3x_ms_h14",
+        "uniformer_xxs_fpn": "ade20k_fpn_80k", "uniformer_xs_fpn": "ade20k_fpn_80k",
+        "uniformer_small_fpn": "ade20k_fpn_80k_g", "uniformer_base_fpn": "ade20k_fpn_80k_g",
+        "uniformer_small_upernet": "ade20k_upernet_160k_g", "uniformer_base_upernet": "ade20k_upernet_160k_g",
+        "uniformer_small_pose": "coco_topdown_256x192", "uniformer_base_pose": "coco_topdown_256x192"}
     # the defaults that a program can fetch are hash-checked downloads
     for w in ENTRIES:
         if w.default and w.availability == "download" and w.arch.startswith("uniformer"):

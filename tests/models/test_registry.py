@@ -19,13 +19,27 @@ PARAMS = {
     "uniformerv2_b16": 114_552_208, "uniformerv2_l14": 354_099_600, "uniformerv2_l14_336": 354_427_280,
     # MODELS.md §3.1 (= 28.2M / 49.8M / 88.0M / 197M)
     "swin3d_tiny": 28_158_070, "swin3d_small": 49_816_678, "swin3d_base": 88_048_984, "swin3d_large": 196_953_916,
+    # ../reference/DENSE.md §1.4 (the official fixture builds): light classifiers and dense backbones
+    "uniformer_xxs": 9_833_896, "uniformer_xs": 16_099_552, "uniformer_xxs_2d": 10_215_280,
+    "uniformer_xs_2d": 16_509_264, "uniformer_xxs_dense": 9_317_168, "uniformer_xs_dense": 15_483_136,
+    "uniformer_small_dense": 21_033_280, "uniformer_base_dense": 49_264_576,
+    # segmentation (README 25M / 54M / 52M / 80M / 13.5M / 19.7M; S FPN and UperNet equal the official builds) and
+    # top-down pose (the official builds)
+    "uniformer_small_fpn": 25_299_926, "uniformer_base_fpn": 53_531_222, "uniformer_small_upernet": 51_521_132,
+    "uniformer_base_upernet": 79_752_428, "uniformer_xxs_fpn": 13_536_710, "uniformer_xs_fpn": 19_733_398,
+    "uniformer_small_pose": 25_233_489, "uniformer_base_pose": 53_464_785,
 }
+#: variants whose output is not one row of class scores: backbones (4 maps), segmentation, pose
+BACKBONES = {n for n in PARAMS if n.endswith("_dense")}
+PER_PIXEL = {n for n in PARAMS if n.endswith(("_fpn", "_upernet"))}
+HEATMAPS = {"uniformer_small_pose", "uniformer_base_pose"}
 
 
 def test_list_models():
     names = tubelet.list_models()
     assert names == sorted(names) and set(PARAMS) <= set(names)
     assert tubelet.list_models("uniformer_*_2d") == sorted(n for n in PARAMS if n.endswith("_2d"))
+    assert set(tubelet.list_models()) == set(PARAMS)
     assert tubelet.list_models("nothing*") == []
 
 
@@ -62,14 +76,25 @@ def test_sthv2_and_std_counts():
 
 @pytest.mark.parametrize("name", tubelet.list_models())
 def test_every_variant_runs_and_carries_a_data_contract(name):
-    model = tubelet.create_model(name, num_classes=3).eval()
+    classes = 0 if name in BACKBONES else 3
+    model = tubelet.create_model(name, num_classes=classes).eval()
     cfg = model.pretrained_cfg
-    assert cfg.architecture == name and cfg.num_classes == 3
-    size = 32 if name.startswith("uniformer_") else cfg.input_size[-1]  # UniFormerV2: fixed resolution
+    assert cfg.architecture == name and cfg.num_classes == classes
+    size = 64 if name.startswith("uniformer_") else cfg.input_size[-1]  # UniFormerV2: fixed resolution
     shape = (1, 3, 2, size, size) if cfg.is_video else (1, 3, size, size)
     with torch.no_grad():
         out = model(torch.randn(shape))
-    assert out.shape == (1, 3) and torch.isfinite(out).all()
+    if name in BACKBONES:  # four maps at strides 4, 8, 16, 32
+        assert [tuple(m.shape[-2:]) for m in out] == [(16, 16), (8, 8), (4, 4), (2, 2)]
+        assert [m.shape[1] for m in out] == list(model.out_channels)
+        out = torch.cat([m.flatten() for m in out])
+    elif name in PER_PIXEL:
+        assert out.shape == (1, 3, size, size)
+    elif name in HEATMAPS:
+        assert out.shape == (1, 3, size // 4, size // 4)
+    else:
+        assert out.shape == (1, 3)
+    assert torch.isfinite(out).all()
     for method in ("forward_features", "forward_head", "reset_classifier", "no_weight_decay",
                    "set_grad_checkpointing"):
         assert callable(getattr(model, method))
@@ -109,7 +134,8 @@ def test_registered_cfg_is_the_built_models(name, monkeypatch):
     with torch.device("meta"):
         built = tubelet.create_model(name)
         assert get_pretrained_cfg(name) == built.pretrained_cfg
-        options = {"num_classes": 7, **({"num_frames": 4} if built.pretrained_cfg.is_video else {})}
+        options = {"num_classes": 0 if name in BACKBONES else 7,
+                   **({"num_frames": 4} if built.pretrained_cfg.is_video else {})}
         if name.startswith("uniformer_"):
             options["img_size"] = 160
         assert get_pretrained_cfg(name, **options) == tubelet.create_model(name, **options).pretrained_cfg
@@ -118,12 +144,17 @@ def test_registered_cfg_is_the_built_models(name, monkeypatch):
 
 
 def test_every_family_states_its_contract():
-    from tubelet.models import ModelFamily, uniformer, uniformerv2, video_swin
-    for module in (uniformer, uniformerv2, video_swin):
+    from tubelet.models import (ModelFamily, uniformer, uniformer_dense, uniformer_light, uniformer_pose, uniformerv2,
+                                video_swin)
+    for module in (uniformer, uniformer_light, uniformer_pose, uniformerv2, video_swin):
         family = module.FAMILY
         assert isinstance(family, ModelFamily) and family.classifier_prefixes
         assert all(get_family(n) is family for n in tubelet.list_models() if get_entrypoint(n).__module__ ==
                    module.__name__)
+    # the dense-prediction module holds two families: backbones (no classifier) and segmentation models
+    assert uniformer_dense.SEG_FAMILY.classifier_prefixes and uniformer_dense.BACKBONE_FAMILY.classifier_prefixes == ()
+    assert {get_family(n) for n in tubelet.list_models() if get_entrypoint(n).__module__ == uniformer_dense.__name__} \
+        == {uniformer_dense.SEG_FAMILY, uniformer_dense.BACKBONE_FAMILY}
     # optional parts default to "nothing to do"
     assert uniformerv2.FAMILY.resolve_switches({}, {}, "f", "uniformerv2_b16") == {}
     assert video_swin.FAMILY.cfg_for_producer(get_pretrained_cfg("swin3d_tiny"), "x") == \
@@ -156,5 +187,7 @@ def test_label_lists():
     assert len(load_labels("sthv2")) == 174
     assert flip_label_map("sthv2") == {86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}  # MMAction2's map
     assert flip_label_map("kinetics400") == {}
+    assert len(load_labels("ade20k")) == 150 and load_labels("ade20k")[:3] == ("wall", "building", "sky")
+    assert load_labels("coco_keypoints")[:3] == ("nose", "left_eye", "right_eye") and len(load_labels("coco_keypoints")) == 17
     with pytest.raises(ValueError, match="unknown label list"):
         load_labels("imagenet")

@@ -22,6 +22,10 @@
 * ``hmdb51``: HMDB51 (51 classes), alphabetical (MMAction2's label map); UniFormer's HMDB51 lists use the same indices.
 * ``mit``: Moments in Time (339 classes) in MMAction2's label-map order ("clapping", "praying", ...; not alphabetical).
 * ``activitynet``: ActivityNet v1.3 (200 classes) in MMAction2's label-map order (not alphabetical).
+* ``ade20k``: ADE20K (150 classes) in mmseg's ``ADE20KDataset.CLASSES`` order ("wall", "building", "sky", ...;
+  "bed " written without its trailing space); its colours are in ``ade20k_palette.json`` (mmseg's ``PALETTE``).
+* ``coco_keypoints``: the 17 COCO person keypoints in their annotation order ("nose", "left_eye", ...): the heatmap
+  channels of the pose models.
 """
 from __future__ import annotations
 

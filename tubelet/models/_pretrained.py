@@ -97,6 +97,8 @@ class Weights:
             published numbers were measured with (None: the architecture's default).
         options: constructor options the weights need (switches the weights do not reveal, or that must match).
         top1, top5: published accuracy (%) with ``views`` on ``dataset``'s validation set.
+        metrics: other published results, by name (``{"mIoU": 46.6}``, ``{"box AP": 45.6, "mask AP": 41.6}``,
+            ``{"AP": 74.0}``), for the dense-prediction tasks.
         init_only: the file initialises a model for training (ImageNet 2-D weights, CLIP) rather than classifying.
         init_for: the architectures the file initialises (``create_model("uniformer_small", pretrained="in1k")``
             starts the video model from ``uniformer_small_2d.in1k`` by the official 2-D -> 3-D rule).
@@ -116,7 +118,7 @@ class Weights:
     labels: str | None = None
     labels_note: str = ""
     num_frames: int | None = None
-    img_size: int | None = None
+    img_size: int | tuple[int, int] | None = None
     sampler: str | None = None
     frame_interval: int | None = None
     test_views: tuple[int, int] | None = None
@@ -126,6 +128,7 @@ class Weights:
     options: dict = field(default_factory=dict)
     top1: float | None = None
     top5: float | None = None
+    metrics: dict = field(default_factory=dict)
     init_only: bool = False
     init_for: tuple[str, ...] = ()
     default: bool = False
@@ -169,6 +172,13 @@ class Weights:
         return self.sha256 or next((s.sha256_prefix for s in self.downloads if s.sha256_prefix), None)
 
     @property
+    def result(self) -> str:
+        """The published result in a few characters: ``"80.8"`` (top-1), ``"mIoU 46.6"``, ``"AP 74"``."""
+        if self.top1 is not None:
+            return f"{self.top1:g}"
+        return ", ".join(f"{k} {v:g}" for k, v in self.metrics.items())
+
+    @property
     def gflops(self) -> float | None:
         """The published GFLOPs (multiply-accumulates) per view at this entry's input, where printed."""
         from ..flops import PUBLISHED
@@ -191,8 +201,10 @@ class Weights:
                 for k, v in self.options.items()}  # the tables share their option dicts: never hand them out
         if self.num_frames is not None:
             opts["num_frames"] = self.num_frames
-        if self.img_size is not None and self.img_size != get_pretrained_cfg(self.arch).input_size[-1]:
-            opts["img_size"] = self.img_size
+        if self.img_size is not None:
+            size = (self.img_size,) * 2 if isinstance(self.img_size, int) else tuple(self.img_size)
+            if size != tuple(get_pretrained_cfg(self.arch).input_size[-2:]):
+                opts["img_size"] = self.img_size if isinstance(self.img_size, int) else list(self.img_size)
         return opts
 
     def cfg(self, base: PretrainedCfg | None = None) -> PretrainedCfg:
@@ -205,7 +217,8 @@ class Weights:
         if self.num_classes is not None:
             changes.update(label_names=self.labels, class_names=None)
         notes = " ".join(x for x in (f"Weights {self.name} ({self.dataset}"
-                                     + (f", top-1 {self.top1}" if self.top1 is not None else "") + ").",
+                                     + (f", top-1 {self.top1}" if self.top1 is not None else "")
+                                     + "".join(f", {k} {v:g}" for k, v in self.metrics.items()) + ").",
                                      self.labels_note, self.notes) if x)
         return cfg.replace(notes=notes, **changes)
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._family import ModelFamily
 
 __all__ = ["PretrainedCfg", "register_model", "list_models", "get_entrypoint", "get_family", "get_pretrained_cfg",
-           "resolve_args", "check_options", "attach_cfg"]
+           "get_task", "check_task", "resolve_args", "check_options", "attach_cfg"]
 
 
 @dataclass(frozen=True)
@@ -93,17 +93,27 @@ class PretrainedCfg:
     def replace(self, **changes) -> "PretrainedCfg":
         return dataclasses.replace(self, **changes)
 
-    def for_options(self, num_frames: int | None = None, img_size: int | None = None,
+    def for_options(self, num_frames: int | None = None, img_size: int | tuple[int, int] | None = None,
                     num_classes: int | None = None) -> "PretrainedCfg":
         """The contract of the variant built with these options: ``num_frames`` frames per clip, ``img_size``
-        pixels square (the test resize keeps its ratio to the crop), ``num_classes`` rows (another number drops the
-        label list: the rows are no longer those classes).
+        pixels square, or ``(height, width)`` (top-down pose crops are 256x192), the test resize keeping its ratio
+        to the crop; ``num_classes`` rows (another number drops the label list: the rows are no longer those
+        classes).
 
         Raises:
-            OptionError: ``num_frames`` or ``img_size`` that is not a whole number (``"8"``, ``8.0``, ``True``).
+            OptionError: ``num_frames`` or ``img_size`` that is not a whole number (``"8"``, ``8.0``, ``True``), or
+                an ``img_size`` pair that is not two whole numbers.
             UsageError: ``num_frames`` or ``img_size`` below 1, or ``num_frames`` for an image model.
         """
-        for key, value in (("num_frames", num_frames), ("img_size", img_size)):
+        sizes = [("num_frames", num_frames)]
+        if isinstance(img_size, (tuple, list)):
+            if len(img_size) != 2:
+                raise OptionError(f"{self.architecture}: option img_size expects a whole number or (height, width), "
+                                  f"got {img_size!r}")
+            sizes += [("img_size", v) for v in img_size]
+        else:
+            sizes.append(("img_size", img_size))
+        for key, value in sizes:
             if value is not None:
                 _check_value(self.architecture, key, value, int)
                 if value < 1:
@@ -113,9 +123,12 @@ class PretrainedCfg:
             if not cfg.is_video:
                 raise UsageError(f"{cfg.architecture} is an image model: num_frames does not apply")
             cfg = cfg.replace(num_frames=num_frames, input_size=(cfg.input_size[0], num_frames, *cfg.input_size[2:]))
-        if img_size is not None and img_size != cfg.input_size[-1]:
-            resize = None if cfg.resize_size is None else int(round(img_size * cfg.resize_size / cfg.input_size[-1]))
-            cfg = cfg.replace(input_size=(*cfg.input_size[:-2], img_size, img_size), resize_size=resize)
+        if img_size is not None:
+            h, w = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+            if (h, w) != tuple(cfg.input_size[-2:]):
+                resize = None if cfg.resize_size is None else int(round(min(h, w) * cfg.resize_size
+                                                                        / min(cfg.input_size[-2:])))
+                cfg = cfg.replace(input_size=(*cfg.input_size[:-2], h, w), resize_size=resize)
         if num_classes is not None and num_classes != cfg.num_classes:
             cfg = cfg.replace(num_classes=num_classes, label_names=None, class_names=None)
         return cfg
@@ -194,6 +207,33 @@ def get_entrypoint(name: str) -> Callable:
 def get_family(name: str) -> "ModelFamily":
     """The :class:`~tubelet.models._family.ModelFamily` the variant belongs to."""
     return _entry(name).family
+
+
+#: families whose variants are not classifiers
+_FAMILY_TASKS = {"uniformer_seg": "segmentation", "uniformer_pose": "pose"}
+#: the command that runs each task
+_TASK_COMMANDS = {"classification": "tubelet predict", "segmentation": "tubelet segment", "pose": "tubelet pose",
+                  "backbone": "Python: model(x) returns the feature maps"}
+_TASK_WORDS = {"classification": "a classifier", "segmentation": "a semantic segmentation model",
+               "pose": "a pose (keypoint heatmap) model", "backbone": "a dense-prediction backbone (4 feature maps)"}
+
+
+def get_task(name: str) -> str:
+    """What the variant does: ``"classification"`` (video or image classes), ``"segmentation"`` (a class per pixel),
+    ``"pose"`` (keypoint heatmaps) or ``"backbone"`` (multi-scale feature maps for a detection library)."""
+    task = _FAMILY_TASKS.get(get_family(name).name)
+    if task is not None:
+        return task
+    return "backbone" if _entry(name).cfg.num_classes == 0 else "classification"
+
+
+def check_task(name: str, task: str, command: str) -> None:
+    """Raise a UsageError unless variant ``name`` does ``task``, naming what it is and the command that runs it
+    (``tubelet predict --model uniformer_small_fpn`` -> "a semantic segmentation model: use tubelet segment")."""
+    actual = get_task(name)
+    if actual != task:
+        raise UsageError(f"{name} is {_TASK_WORDS[actual]}, not {_TASK_WORDS[task]}, so `{command}` cannot use it "
+                         f"(for {name}: {_TASK_COMMANDS[actual]})")
 
 
 def get_pretrained_cfg(name: str, **options) -> PretrainedCfg:

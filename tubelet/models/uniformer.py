@@ -191,6 +191,21 @@ class SABlock(nn.Module):
         return tokens_to_map(x, shape)
 
 
+def check_stages(depth: Sequence[int], embed_dim: Sequence[int], head_dim: int) -> tuple[list[int], list[int]]:
+    """``(depth, embed_dim)`` as lists, after checking what every UniFormer needs: 4 stages, and attention stages whose
+    width is a multiple of ``head_dim``.
+
+    Raises:
+        UsageError: naming the values.
+    """
+    depth, embed_dim = list(depth), list(embed_dim)
+    if len(depth) != 4 or len(embed_dim) != 4:
+        raise UsageError(f"UniFormer has 4 stages: got depth={depth}, embed_dim={embed_dim}")
+    if any(d % head_dim for d in embed_dim[2:]):
+        raise UsageError(f"embed_dim {embed_dim[2:]} of the attention stages must be multiples of head_dim={head_dim}")
+    return depth, embed_dim
+
+
 class PatchEmbed(nn.Module):
     """Strided convolution ``proj`` then LayerNorm (eps 1e-5) over channels; a conv stem has BN inside ``proj``."""
 
@@ -278,12 +293,7 @@ class UniFormer(nn.Module):
                  aux_head: bool = False, use_checkpoint: bool = False, checkpoint_num: Sequence[int] | None = None,
                  split: bool = False, representation_size: int | None = None):
         super().__init__()
-        depth, embed_dim = list(depth), list(embed_dim)
-        if len(depth) != 4 or len(embed_dim) != 4:
-            raise UsageError(f"UniFormer has 4 stages: got depth={depth}, embed_dim={embed_dim}")
-        if any(d % head_dim for d in embed_dim[2:]):
-            raise UsageError(f"embed_dim {embed_dim[2:]} of the attention stages must be multiples of "
-                             f"head_dim={head_dim}")
+        depth, embed_dim = check_stages(depth, embed_dim, head_dim)
         if split:
             raise UsageError("split=True (SplitSABlock) is not implemented: no released UniFormer uses it")
         if representation_size:
@@ -560,21 +570,27 @@ def _image_cfg(name: str, **kw) -> PretrainedCfg:
         notes="ImageNet-1K; used to initialise the video models by 2-D -> 3-D inflation.", **kw)
 
 
-def _create_uniformer(variant: str, model_args: dict, fixed: tuple[str, ...] = ("video",), **kwargs) -> UniFormer:
-    """Build ``variant``: its ``model_args`` with the caller's options (official SlowFast names accepted) on top;
-    ``num_frames`` / ``img_size`` change the data contract only."""
-    kwargs = {_ALIASES.get(k, k): v for k, v in kwargs.items()}
+def create_variant(cls: type[nn.Module], cfg: PretrainedCfg, variant: str, model_args: dict,
+                   fixed: tuple[str, ...], aliases: dict[str, str], kwargs: dict) -> nn.Module:
+    """Build ``variant`` of a UniFormer class: its ``model_args`` with the caller's options (official config names in
+    ``aliases`` accepted) on top, ``fixed`` ones refused; ``num_frames`` / ``img_size`` change the data contract only.
+    Shared by the UniFormer, light and dense-prediction variants."""
+    kwargs = {aliases.get(k, k): v for k, v in kwargs.items()}
     num_frames = kwargs.pop("num_frames", None)
     img_size = kwargs.pop("img_size", None)
-    resolved = resolve_args(variant, UniFormer, model_args, {"num_classes": _CFGS[variant].num_classes,
-                                                             **model_args, **kwargs},
-                            fixed=fixed, extra={"num_frames", "img_size", *_ALIASES})
-    model = UniFormer(**resolved)
+    resolved = resolve_args(variant, cls, model_args, {"num_classes": cfg.num_classes, **model_args, **kwargs},
+                            fixed=fixed, extra={"num_frames", "img_size", *aliases})
+    model = cls(**resolved)
     attach_cfg(model, variant, resolved, num_frames=num_frames, img_size=img_size)
     resolved["img_size"] = model.pretrained_cfg.input_size[-1]
-    if model.video:
+    if getattr(model, "video", False):
         resolved["num_frames"] = model.pretrained_cfg.num_frames
     return model
+
+
+def _create_uniformer(variant: str, model_args: dict, fixed: tuple[str, ...] = ("video",), **kwargs) -> UniFormer:
+    """Build ``variant``: its ``model_args`` with the caller's options (official SlowFast names accepted) on top."""
+    return create_variant(UniFormer, _CFGS[variant], variant, model_args, fixed, _ALIASES, kwargs)
 
 
 _S = dict(depth=(3, 4, 8, 3), embed_dim=(64, 128, 320, 512))

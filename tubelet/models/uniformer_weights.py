@@ -235,7 +235,8 @@ WEIGHTS = register_weights([
     )),
     Weights('uniformer_small_2d', 'in1k', dataset='imagenet1k', num_classes=1000, labels=None,
             labels_note='ImageNet-1K class names are not shipped', img_size=224, test_views=(1, 1), top1=82.9,
-            init_for=('uniformer_small', 'uniformer_small_dense'), default=True, layout='flat', sources=(
+            init_for=('uniformer_small', 'uniformer_small_dense', 'uniformer_small_fpn', 'uniformer_small_upernet',
+                      'uniformer_small_pose'), default=True, layout='flat', sources=(
         hf('Andy1621/uniformer', 'uniformer_small_in1k.pth',
             sha256='fd192c31f8bd77670de8f171111bd51f56fd87e6aea45043ab2edc181e1fa775', size=86314461),
         hf('Sense-X/uniformer_image', 'uniformer_small_in1k.pth'),
@@ -252,7 +253,8 @@ WEIGHTS = register_weights([
     )),
     Weights('uniformer_base_2d', 'in1k', dataset='imagenet1k', num_classes=1000, labels=None,
             labels_note='ImageNet-1K class names are not shipped', img_size=224, test_views=(1, 1), top1=83.8,
-            init_for=('uniformer_base', 'uniformer_base_dense'), default=True, layout='flat', sources=(
+            init_for=('uniformer_base', 'uniformer_base_dense', 'uniformer_base_fpn', 'uniformer_base_upernet',
+                      'uniformer_base_pose'), default=True, layout='flat', sources=(
         hf('Sense-X/uniformer_image', 'uniformer_base_in1k.pth',
             sha256='82c01015818cb897b00a29352043053df53ce4c02c2d012226b3a8a12ccb60eb', size=199378501),
         http('https://download.openmmlab.com/mmaction/v1.0/recognition/uniformerv1/uniformer_base_in1k_20221219-82c01015.pth',

@@ -1,0 +1,106 @@
+"""Still images in: one reader for every image command (``tubelet segment``, ``tubelet pose``), with the checks of the
+video reader (a FIFO, device or folder is refused before anything is read; a video, a text file or a damaged image is
+named for what it is; decompression bombs and absurd sizes are refused)."""
+from __future__ import annotations
+
+import io
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ImageReadError, TubeletError
+
+__all__ = ["IMAGE_EXTENSIONS", "MAX_IMAGE_SIDE", "ImageReadError", "read_image", "read_file_bytes", "open_image"]
+
+#: files taken as images when a folder is given (``tubelet segment DIR``, ``segment-eval --images DIR``)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+#: largest image side read (the video reader's limit too): a bigger file is refused before it is decoded
+MAX_IMAGE_SIDE = 16384
+
+
+def read_file_bytes(path: str, what: str, error=ImageReadError, limit: int = 1 << 30) -> bytes:
+    """The bytes of a regular file (a FIFO, device or folder is refused before anything is read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except (ValueError, OSError) as e:
+        if os.path.isdir(path):
+            raise error(f"{path}: a folder, not {what}") from None
+        raise error(f"{path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise error(f"{path}: a folder, not {what}")
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{path}: not a regular file (a device, FIFO or socket), so not {what}")
+        if st.st_size > limit:
+            raise error(f"{path}: {st.st_size / 2**20:.0f} MiB is too large for {what}")
+        with open(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    except OSError as e:
+        raise error(f"{path}: cannot read it ({e.strerror or e})") from None
+    finally:
+        os.close(fd)
+
+
+def _what_it_is(data: bytes, path: str) -> str:
+    """A short guess of what a file that is not an image is."""
+    from .datasets import VIDEO_EXTENSIONS
+
+    video = (data[4:8] == b"ftyp" or data[:4] == b"\x1aE\xdf\xa3" or (data[:4] == b"RIFF" and data[8:11] == b"AVI")
+             or Path(path).suffix.lower() in VIDEO_EXTENSIONS)
+    if video:
+        return "a video, not an image (segment takes still images: extract frames first)"
+    if not data:
+        return "an empty file, not an image"
+    if all(32 <= c < 127 or c in (9, 10, 13) for c in data[:512]):
+        return "a text file, not an image"
+    return "not an image that Pillow can read"
+
+
+def open_image(path: str, what: str, error):
+    from PIL import Image
+
+    data = read_file_bytes(str(path), what, error)
+    try:
+        img = Image.open(io.BytesIO(data))
+        width, height = img.size
+        if max(width, height) > MAX_IMAGE_SIDE:
+            raise error(f"{path}: {width}x{height} pixels is too large (at most {MAX_IMAGE_SIDE} a side)")
+        img.load()
+    except TubeletError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise error(f"{path}: too large to decode ({e})") from None
+    except Exception as e:  # UnidentifiedImageError, truncated or corrupt data (OSError, SyntaxError, ValueError)
+        from PIL import UnidentifiedImageError
+        if isinstance(e, UnidentifiedImageError):
+            raise error(f"{path}: {_what_it_is(data, str(path))}") from None
+        raise error(f"{path}: a damaged image ({type(e).__name__}: {e})") from None
+    return img
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """The image at ``path`` as an ``(H, W, 3)`` uint8 RGB array: EXIF orientation applied and grey / palette / alpha
+    images converted to RGB, as OpenCV's ``imread(IMREAD_COLOR)`` reads them for mmseg (alpha dropped, not blended).
+
+    Raises:
+        ImageReadError: a missing file, a folder, a video or other non-image, a damaged or oversized image; the
+            message names the file.
+    """
+    from PIL import ImageOps
+
+    img = open_image(str(path), "an image", ImageReadError)
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block: OpenCV ignores it too
+        pass
+    if img.mode != "RGB":
+        if img.mode.startswith("I;16"):  # 16-bit grey: OpenCV keeps the high byte
+            arr = (np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8)
+            return np.repeat(arr[..., None], 3, axis=2)
+        img = img.convert("RGB")
+    return np.array(img, dtype=np.uint8)
