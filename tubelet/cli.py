@@ -633,10 +633,15 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--width", type=_count, default=160)
     syn.add_argument("--seed", type=int, default=0)
     syn.set_defaults(func=cmd_data_synthetic)
-    # dense prediction (image models): each module adds its own commands
-    from . import pose, segmentation
-    segmentation.add_parsers(sub)
-    pose.add_parsers(sub)
+    # dense prediction (image models) and the applications: each module adds its own commands
+    # (imported by name: ``tubelet.explain`` is also the function of that name, see tubelet/__init__.py)
+    from .explain import add_parsers as explain_parsers
+    from .features import add_parsers as features_parsers
+    from .pose import add_parsers as pose_parsers
+    from .segmentation import add_parsers as segmentation_parsers
+    from .serve import add_parsers as serve_parsers
+    for add in (segmentation_parsers, pose_parsers, explain_parsers, features_parsers, serve_parsers):
+        add(sub)
     return p
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..errors import UsageError
 
-__all__ = ["synthetic_clip", "make_synthetic_dataset", "SYNTHETIC_CLASSES", "render_clip", "write_video"]
+__all__ = ["synthetic_clip", "make_synthetic_dataset", "SYNTHETIC_CLASSES", "render_clip", "write_video",
+           "dataset_clip", "MIN_VISIBLE_ALPHA"]
 
 #: pairs of classes that differ only in the direction of time
 SYNTHETIC_CLASSES = ("moving left", "moving right", "moving up", "moving down", "growing", "shrinking",
@@ -46,8 +47,24 @@ def _mask(shape: str, yy, xx, cy: float, cx: float, r: float, angle: float) -> n
     return np.clip(0.5 - d, 0.0, 1.0)
 
 
+def _box(shape: str, cy: float, cx: float, r: float, angle: float, height: int, width: int) -> np.ndarray:
+    """The shape's bounding box ``x0, y0, x1, y1`` in continuous pixel coordinates (pixel ``(i, j)`` spans
+    ``[j, j+1) x [i, i+1)``; the outline at half coverage), clipped to the frame."""
+    if shape == "bar":
+        c, s = abs(math.cos(angle)), abs(math.sin(angle))
+        hx, hy = 1.5 * r * c + 0.5 * r * s, 1.5 * r * s + 0.5 * r * c
+    else:  # square, circle and diamond all reach r from the centre along the axes
+        hx = hy = r
+    x, y = cx + 0.5, cy + 0.5  # the mask's grid puts pixel centres at integers
+    return np.array([max(x - hx, 0.0), max(y - hy, 0.0), min(x + hx, width), min(y + hy, height)], np.float32)
+
+
+#: below this opacity the object of an ``appearing``/``disappearing`` clip counts as not visible (box NaN)
+MIN_VISIBLE_ALPHA = 0.1
+
+
 def render_clip(label: int, num_frames: int, height: int, width: int, rng: np.random.Generator,
-                shape: str | None = None, noise: float = 2.0) -> np.ndarray:
+                shape: str | None = None, noise: float = 2.0, return_boxes: bool = False):
     """One clip of class ``SYNTHETIC_CLASSES[label]``: uint8 ``(num_frames, height, width, 3)``.
 
     A clearly visible shape (random kind, colour, size, position and speed) on a plain background with a gentle
@@ -55,6 +72,12 @@ def render_clip(label: int, num_frames: int, height: int, width: int, rng: np.ra
     is at least 85 levels in every channel. ``noise`` is the std of the per-pixel Gaussian noise. Every random draw
     is made the same way for both classes of a pair, and each motion is symmetric in time around the clip's middle:
     a clip of class 2k played backwards is a clip of class 2k+1 with the same content.
+
+    ``return_boxes=True`` returns ``(frames, boxes)``: ``boxes`` float32 ``(num_frames, 4)``, the object's bounding
+    box ``x0, y0, x1, y1`` in each frame, in continuous pixel coordinates (pixel ``(i, j)`` spans
+    ``[j, j+1) x [i, i+1)``), clipped to the frame; a row is NaN where the object's opacity is below
+    ``MIN_VISIBLE_ALPHA`` (the ends of ``appearing``/``disappearing``). The boxes take no random draws: the frames
+    are the same either way.
     """
     name = SYNTHETIC_CLASSES[label]
     shape = shape or ("bar" if name.startswith("rotating") else str(rng.choice(["square", "circle", "diamond"])))
@@ -78,6 +101,7 @@ def render_clip(label: int, num_frames: int, height: int, width: int, rng: np.ra
         cy0 = height / 2 + u * room
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     frames = np.empty((num_frames, height, width, 3), np.uint8)
+    boxes = np.full((num_frames, 4), np.nan, np.float32)
     for t in range(num_frames):
         s = (2 * t - (num_frames - 1)) / (2 * max(num_frames - 1, 1))  # -0.5 .. 0.5, exactly odd in time
         cy, cx, r, angle, alpha = cy0, cx0, r0, angle0, 1.0
@@ -101,12 +125,28 @@ def render_clip(label: int, num_frames: int, height: int, width: int, rng: np.ra
             alpha = s + 0.5
         elif name == "disappearing":
             alpha = 0.5 - s
+        if alpha >= MIN_VISIBLE_ALPHA:
+            boxes[t] = _box(shape, cy, cx, r, angle, height, width)
         m = _mask(shape, yy, xx, cy, cx, r, angle)[..., None] * alpha
         f = background * (1 - m) + color * m
         if noise > 0:
             f = f + rng.normal(0, noise, (height, width, 3)).astype(np.float32)
         frames[t] = np.clip(f, 0, 255).astype(np.uint8)
-    return frames
+    return (frames, boxes) if return_boxes else frames
+
+
+def dataset_clip(split: str, index: int, num_frames: int = 32, height: int = 128, width: int = 160, seed: int = 0,
+                 return_boxes: bool = False):
+    """Clip ``index`` of ``split`` (``train``/``val``) of :func:`make_synthetic_dataset` with these parameters, as
+    rendered before H.264 encoding: ``(frames, label)``, or ``(frames, boxes, label)`` with ``return_boxes``
+    (see :func:`render_clip`)."""
+    split_seed = {"train": 0, "val": 1}.get(split)
+    if split_seed is None:
+        raise UsageError(f"split must be 'train' or 'val', got {split!r}")
+    label = index % len(SYNTHETIC_CLASSES)
+    out = render_clip(label, num_frames, height, width, np.random.default_rng((seed, split_seed, index)),
+                      return_boxes=return_boxes)
+    return (*out, label) if return_boxes else (out, label)
 
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int = 25, crf: int = 18) -> None:

@@ -23,7 +23,7 @@ import torch
 from ..errors import CheckpointError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "remove_stale_temporaries",
-           "temporary_name"]
+           "temporary_name", "write_atomically"]
 
 _log = logging.getLogger("tubelet")
 
@@ -91,10 +91,18 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
+    return write_atomically(path, lambda f: torch.save({"version": CHECKPOINT_VERSION, **state}, f))
+
+
+def write_atomically(path: str | os.PathLike, write) -> Path:
+    """``write(f)`` into a pid-named temporary beside ``path`` (:func:`temporary_name`), flushed to disk, then renamed
+    over ``path``: a reader, or a rerun after a kill, sees the whole file or none (the temporary of a killed writer is
+    removed by :func:`remove_stale_temporaries`)."""
+    path = Path(path)
     tmp = Path(temporary_name(path))
     try:
         with open(tmp, "wb") as f:
-            torch.save({"version": CHECKPOINT_VERSION, **state}, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
