@@ -375,6 +375,11 @@ def test_cli_segment_eval_layout_errors(tmp_path, stand_in, capsys):
     assert f"{annotations / 'ADE_val_2.png'}: 17x16 pixels, but its image {images / 'ADE_val_2.jpg'} is 16x16" in err
     assert main(["segment-eval", "--images", str(tmp_path / "nope"), "--annotations", str(annotations)]) == 2
     assert "no such folder" in capsys.readouterr().err
+    _save(annotations / "ADE_val_2.png", np.zeros((16, 16), np.uint8))
+    (images / "ADE_val_3.jpg").write_text("not a picture\n")  # a text file with an image's name: named, no traceback
+    _save(annotations / "ADE_val_3.png", np.zeros((16, 16), np.uint8))
+    assert main(args) == 2
+    assert f"{images / 'ADE_val_3.jpg'}: a text file, not an image" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------- the real models

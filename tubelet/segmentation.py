@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data.images import IMAGE_EXTENSIONS, ImageReadError, open_image, read_file_bytes
+from .data.images import IMAGE_EXTENSIONS, ImageReadError, describe_non_image, open_image, read_file_bytes
 from .data.images import read_image as _read_array
 from .errors import AnnotationError, UsageError
 
@@ -483,7 +483,7 @@ def _image_size(path: str, error=ImageReadError) -> tuple[int, int]:
         w, h = img.size
         orientation = img.getexif().get(0x0112, 1) if error is ImageReadError else 1
     except Exception:
-        raise error(f"{path}: {_what_it_is(data, path)}") from None
+        raise error(f"{path}: {describe_non_image(data, path)}") from None
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 

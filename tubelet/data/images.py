@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import ImageReadError, TubeletError
 
-__all__ = ["IMAGE_EXTENSIONS", "MAX_IMAGE_SIDE", "ImageReadError", "read_image", "read_file_bytes", "open_image"]
+__all__ = ["IMAGE_EXTENSIONS", "MAX_IMAGE_SIDE", "ImageReadError", "read_image", "read_file_bytes", "open_image",
+           "describe_non_image"]
 
 #: files taken as images when a folder is given (``tubelet segment DIR``, ``segment-eval --images DIR``)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -46,7 +47,7 @@ def read_file_bytes(path: str, what: str, error=ImageReadError, limit: int = 1 <
         os.close(fd)
 
 
-def _what_it_is(data: bytes, path: str) -> str:
+def describe_non_image(data: bytes, path: str) -> str:
     """A short guess of what a file that is not an image is."""
     from .datasets import VIDEO_EXTENSIONS
 
@@ -78,7 +79,7 @@ def open_image(path: str, what: str, error):
     except Exception as e:  # UnidentifiedImageError, truncated or corrupt data (OSError, SyntaxError, ValueError)
         from PIL import UnidentifiedImageError
         if isinstance(e, UnidentifiedImageError):
-            raise error(f"{path}: {_what_it_is(data, str(path))}") from None
+            raise error(f"{path}: {describe_non_image(data, str(path))}") from None
         raise error(f"{path}: a damaged image ({type(e).__name__}: {e})") from None
     return img
 
