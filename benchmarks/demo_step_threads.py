@@ -15,11 +15,14 @@ import os
 import subprocess
 import sys
 
+from _busy import busy_processes  # benchmarks/_busy.py (this folder is on sys.path when run as a script)
+
 CHILD = r"""
 import sys, time, torch
 from tubelet.engine.demo import DEMO_CONFIG
 from tubelet.models import create_model
 from tubelet.runtime import apply_cli_defaults
+
 apply_cli_defaults()
 torch.set_num_threads(int(sys.argv[1]))
 torch.manual_seed(0)
@@ -37,16 +40,6 @@ for _ in range(int(sys.argv[2])):
 print((time.perf_counter() - t) / int(sys.argv[2]) * 1e3)
 """
 
-SPIN = """
-import os
-parent, i = os.getppid(), 0
-while True:
-    i += 1
-    if i % 10_000_000 == 0 and os.getppid() != parent:
-        break
-"""
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, nargs="+", default=[2, 1])
@@ -54,8 +47,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--steps", type=int, default=10)
     args = p.parse_args()
-    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(args.busy)]
-    try:
+    with busy_processes(args.busy):
         print(f"{args.busy} busy processes; ms per training step of the demo model (mean of {args.steps})")
         print("| alternation | " + " | ".join(f"{n} thread(s)" for n in args.threads) + " |")
         print("|---|" + "---|" * len(args.threads), flush=True)
@@ -67,10 +59,6 @@ def main() -> None:
                                      text=True, check=True).stdout
                 cells.append(f"{float(out.split()[-1]):.0f} (load {load:.1f})")
             print(f"| {r + 1} | " + " | ".join(cells) + " |", flush=True)
-    finally:
-        for s in spinners:
-            s.kill()
-            s.wait()
 
 
 if __name__ == "__main__":

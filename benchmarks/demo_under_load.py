@@ -10,7 +10,7 @@ runs, with its process settings) with ``PYTHONPATH`` set to the checkout, starte
 current folder cannot shadow the checkout; the script checks which ``tubelet`` each tree imports). The synthetic
 dataset is written once beforehand into a private cache (``TUBELET_CACHE``), so every row times the same work:
 training, the per-epoch evaluations and the final evaluations (the demo's ``seconds_data`` is ~0 here). A busy
-process is ``python -c "while True: pass"`` (:data:`SPIN`), started just before the demo and stopped (by its pid)
+process is ``python -c "while True: pass"`` (``_busy.SPIN``), started just before the demo and stopped (by its pid)
 right after.
 
 Columns: ``wall_s`` is the whole process (start-up and exit included), ``total_s`` / ``train_s`` the demo's own
@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _busy import busy_processes  # benchmarks/_busy.py (this folder is on sys.path when run as a script)
+
 PREPARE = """
 import copy, sys
 import tubelet
@@ -41,19 +43,9 @@ print(tubelet.__file__)
 from tubelet.config import load_config, parse_overrides, _deep_update
 from tubelet.engine.build import ensure_synthetic
 from tubelet.engine.demo import DEMO_CONFIG
+
 cfg = load_config(None, _deep_update(copy.deepcopy(DEMO_CONFIG), parse_overrides(sys.argv[1:])))
 print(ensure_synthetic(cfg))
-"""
-
-
-#: a busy process (``while True: pass``) that also stops if this script dies (checks its parent now and then)
-SPIN = """
-import os
-parent, i = os.getppid(), 0
-while True:
-    i += 1
-    if i % 10_000_000 == 0 and os.getppid() != parent:
-        break
 """
 
 
@@ -72,33 +64,26 @@ def run_demo(tree: str, busy: int, env: dict, sets: list[str], folder: Path, tim
     DataLoader workers too); the latter is reported as "hung at exit" with the time the report appeared."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     running = _running()
-    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(busy)]
     out = Path(tempfile.mkdtemp(dir=folder, prefix="demo-"))
     cmd = [sys.executable, "-m", "tubelet", "demo", "--out", str(out), "--set", "train.progress=false"]
     for s in sets:
         cmd += ["--set", s]
     report = out / "demo.json"
-    hung = False
-    t0 = time.perf_counter()
-    with open(out / "stdout.txt", "w") as fo, open(out / "stderr.txt", "w") as fe:
+    hung, done_at = False, None
+    with busy_processes(busy), open(out / "stdout.txt", "w") as fo, open(out / "stderr.txt", "w") as fe:
+        t0 = time.perf_counter()
         demo = subprocess.Popen(cmd, env=env, stdout=fo, stderr=fe, cwd=out, start_new_session=True)
-        try:
-            done_at = None
-            while demo.poll() is None and time.perf_counter() - t0 < timeout:
-                time.sleep(0.5)
-                if done_at is None and report.exists():
-                    done_at = time.perf_counter()
-                if done_at is not None and time.perf_counter() - done_at > exit_grace:
-                    hung = True  # the report is written but the process does not exit
-                    break
-            if demo.poll() is None:
-                os.killpg(demo.pid, signal.SIGKILL)
-                demo.wait()
-        finally:
-            for p in spinners:
-                p.kill()
-                p.wait()
-    wall = time.perf_counter() - t0
+        while demo.poll() is None and time.perf_counter() - t0 < timeout:
+            time.sleep(0.5)
+            if done_at is None and report.exists():
+                done_at = time.perf_counter()
+            if done_at is not None and time.perf_counter() - done_at > exit_grace:
+                hung = True  # the report is written but the process does not exit
+                break
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+        wall = time.perf_counter() - t0
     stdout, stderr = (out / "stdout.txt").read_text(), (out / "stderr.txt").read_text()
     row = {"tree": tree, "busy": busy, "wall_s": round(wall, 1) if not hung else f"{done_at - t0:.1f} (hung at exit)",
            "load_before": round(load, 2), "running_before": running, "rc": demo.returncode}

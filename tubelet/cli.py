@@ -22,7 +22,7 @@ import torch
 
 from . import __version__
 from .config import parse_overrides
-from .data import eval_clip, read_video, synthetic_clip
+from .data import eval_clip, synthetic_clip
 from .data.presets import eval_indices
 from .errors import TubeletError, UsageError
 from .models import count_params, create_model, list_models, save_model
@@ -64,6 +64,22 @@ def _whole_number(minimum: int):
 
 _count = _whole_number(1)  # sizes, counts, --top-k
 _workers = _whole_number(0)  # --workers: 0 decodes in the main process
+
+
+def model_from_args(args, task: str, command: str | None = None):
+    """The model of a command's ``--model`` / ``--pretrained`` / ``--checkpoint`` / ``--set`` (those it has), in eval
+    mode on ``--device``; a model of another ``task`` is refused before it is built when named, after otherwise (a
+    tubelet checkpoint names its architecture), naming the command that takes it (:func:`check_task`)."""
+    from .engine.inference import resolve_device
+
+    command = command or f"tubelet {args.command}"
+    device = resolve_device(getattr(args, "device", None))
+    if args.model is not None:
+        check_task(split_name(args.model)[0], task, command)
+    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
+                         **_model_options(getattr(args, "set", None)))
+    check_task(model.pretrained_cfg.architecture, task, command)
+    return model.eval().to(device)
 
 
 def _output(name: str, num_classes: int) -> str:
@@ -309,17 +325,11 @@ def _parse_views(text: str | None, cfg) -> tuple[int, int]:
 
 
 def cmd_predict(args) -> int:
-    from .engine.inference import (Prediction, default_workers, expand_videos, predict_videos, resolve_device,
-                                   resolve_labels, topk)
+    from .engine.inference import Prediction, default_workers, expand_videos, predict_videos, resolve_labels, topk
 
-    device = resolve_device(args.device)
     videos = expand_videos(args.video) if args.video else []
-    if args.model is not None:
-        check_task(split_name(args.model)[0], "classification", "tubelet predict")
-    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
-                         **_model_options(args.set)).eval().to(device)
+    model = model_from_args(args, "classification")
     cfg = model.pretrained_cfg
-    check_task(cfg.architecture, "classification", "tubelet predict")
     labels = resolve_labels(args.labels, cfg, model.num_classes)
     views = _parse_views(args.views, cfg)
     if not cfg.is_video:  # image models classify the middle frame

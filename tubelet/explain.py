@@ -633,10 +633,8 @@ def _target_index(spec: str | None, labels: list[str] | None, num_classes: int) 
 
 
 def cmd_explain(args) -> int:
-    from .engine.inference import model_labels, resolve_device
-    from .models import create_model
-    from .models._pretrained import split_name
-    from .models._registry import check_task
+    from .cli import model_from_args
+    from .engine.inference import model_labels
 
     if not os.path.exists(args.video):
         raise VideoDecodeError(f"{args.video}: no such file")
@@ -644,12 +642,8 @@ def cmd_explain(args) -> int:
         raise VideoDecodeError(f"{args.video}: is a folder; tubelet explain takes one video file")
     if args.model is None and args.checkpoint is None:
         raise UsageError("give --model NAME (with --pretrained or --checkpoint) or --checkpoint FILE")
-    if args.model is not None:
-        check_task(split_name(args.model)[0], "classification", "tubelet explain")
-    device = resolve_device(args.device)
-    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint).eval().to(device)
+    model = model_from_args(args, "classification")
     cfg = model.pretrained_cfg
-    check_task(cfg.architecture, "classification", "tubelet explain")
     labels = model_labels(cfg, model.num_classes)
     target = _target_index(args.target, labels, model.num_classes)
     _check_method(model, args.method)

@@ -520,22 +520,19 @@ def _positive_seconds(text: str) -> float:
 
 
 def cmd_features(args) -> int:
-    from .cli import _model_options
-    from .engine.inference import default_workers, model_labels, resolve_device
-    from .models import create_model
+    from .cli import model_from_args
+    from .engine.inference import default_workers, model_labels
 
-    device = resolve_device(args.device)
     videos = resolve_inputs(args.videos)
-    if args.model is not None:  # refuse a segmentation / pose / image model before building it
+    if args.model is not None:  # refuse an image model before building it (other tasks: model_from_args)
         from .models._pretrained import split_name
-        from .models._registry import check_task, get_pretrained_cfg
+        from .models._registry import get_pretrained_cfg, get_task
 
         name = split_name(args.model)[0]
-        check_task(name, "classification", "tubelet features")
-        if not get_pretrained_cfg(name).is_video:
+        if get_task(name) == "classification" and not get_pretrained_cfg(name).is_video:
             raise UsageError(f"features need a video model, {name} is an image model")
-    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
-                         **_model_options(args.set)).eval().to(device)
+    model = model_from_args(args, "classification")
+    device = next(model.parameters()).device
     _check_video_model(model, args.classify)
     cfg = model.pretrained_cfg
     if args.checkpoint is None and not args.pretrained:

@@ -547,17 +547,9 @@ def pose_eval(model, annotation_file: str | Path, image_dir: str | Path, boxes: 
 # -- the commands ----------------------------------------------------------------------------------------------------
 
 def _pose_model(args):
-    from .engine.inference import resolve_device
-    from .models import create_model
-    from .models._pretrained import split_name
-    from .models._registry import check_task
+    from .cli import model_from_args
 
-    device = resolve_device(args.device)
-    if args.model is not None:
-        check_task(split_name(args.model)[0], "pose", f"tubelet {args.command}")
-    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint)
-    check_task(model.pretrained_cfg.architecture, "pose", f"tubelet {args.command}")
-    return model.eval().to(device)
+    return model_from_args(args, "pose")
 
 
 def _random_weights_note(args) -> None:

@@ -604,22 +604,12 @@ def format_metrics(metrics: dict, per_class: bool = True) -> str:
 
 # ------------------------------------------------------------------------------------------------------------ commands
 def _build_model(args):
-    from .cli import _model_options
-    from .engine.inference import resolve_device
-    from .models import create_model
-    from .models._pretrained import split_name
-    from .models._registry import check_task
+    from .cli import model_from_args
 
-    device = resolve_device(args.device)
     if args.model is None and args.checkpoint is None:
         raise UsageError("give --model NAME (e.g. uniformer_small_fpn; `tubelet models '*_fpn'` lists them) and "
                          "--checkpoint F or --pretrained")
-    if args.model is not None:
-        check_task(split_name(args.model)[0], "segmentation", f"tubelet {args.command}")
-    model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
-                         **_model_options(args.set)).eval().to(device)
-    check_task(model.pretrained_cfg.architecture, "segmentation", f"tubelet {args.command}")
-    return model
+    return model_from_args(args, "segmentation")
 
 
 def _expand_images(items: list[str]) -> list[str]:

@@ -505,13 +505,20 @@ def _fill_output_norms(sd: dict, model_sd: dict, prefix: str, notes: list[str]) 
 def fit_backbone_state_dict(state_dict: dict, arch: dict, model: UniFormerDense,
                             path: str) -> tuple[dict, list[str]]:
     """Report the parts left out; an ImageNet classifier initialises the backbone by the official rule."""
+    notes = task_file_notes(arch, "dense backbone", "the backbone")
+    return _fill_output_norms(dict(state_dict), model.state_dict(), "", notes), notes
+
+
+def task_file_notes(arch: dict, target: str, whole: str) -> list[str]:
+    """The load-report notes on what of the file a model built on the dense backbone leaves out: an ImageNet
+    classifier's final norm and head (the official ``pretrained_path`` rule), the other task parts."""
     notes = []
     if arch.get("kind") == "classifier":
-        notes.append("ImageNet UniFormer classifier -> dense backbone (official pretrained_path rule): its final "
-                     "norm/head are not part of the backbone")
+        notes.append(f"ImageNet UniFormer classifier -> {target} (official pretrained_path rule): its final "
+                     f"norm/head are not part of {whole}")
     if arch.get("left_out"):
         notes.append(describe_parts(arch["left_out"]))
-    return _fill_output_norms(dict(state_dict), model.state_dict(), "", notes), notes
+    return notes
 
 
 BACKBONE_FAMILY = ModelFamily(
@@ -723,12 +730,8 @@ def _create_segmentor(variant: str, decoder: str, backbone_args: dict, head_args
 
 
 def _light_backbone(variant: str, light: str, kwargs: dict) -> nn.Module:
-    """The light (XXS/XS) dense backbone, built by its own variant (``tubelet.models.uniformer_light``)."""
-    try:
-        from . import uniformer_light  # noqa: F401  (registers the light variants)
-    except ImportError as e:
-        raise UsageError(f"{variant} needs the light UniFormer backbone (tubelet.models.uniformer_light), which this "
-                         f"installation lacks") from e
+    """The light (XXS/XS) dense backbone, built by its own variant (``tubelet.models.uniformer_light``, registered
+    by ``tubelet.models``)."""
     try:
         return get_entrypoint(light)(**kwargs)
     except OptionError as e:

@@ -35,7 +35,6 @@ from torch import nn
 
 from ..errors import OptionError, UsageError
 from ..keypoints import COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, decode_heatmaps, flip_back
-from ._convert import describe_parts
 from ._family import ModelFamily
 from ._registry import PretrainedCfg, register_model, resolve_args
 
@@ -293,14 +292,9 @@ def fit_state_dict(state_dict: dict[str, torch.Tensor], arch: dict, model: UniFo
     upsampling layers (and output norms the file lacks: ImageNet weights have none) start at their
     initialisation, as in the official fine-tuning (the builder reports the heatmap layer as the new
     classifier)."""
-    from .uniformer_dense import _fill_output_norms
+    from .uniformer_dense import _fill_output_norms, task_file_notes
 
-    notes = []
-    if arch.get("kind") == "classifier":
-        notes.append("ImageNet UniFormer classifier -> pose backbone (official pretrained_path rule): its final "
-                     "norm/head are not part of the model")
-    if arch.get("left_out"):
-        notes.append(describe_parts(arch["left_out"]))
+    notes = task_file_notes(arch, "pose backbone", "the model")
     sd = dict(state_dict)
     if not arch["keypoint_head"]:
         model_sd = model.state_dict()
