@@ -89,3 +89,29 @@ def test_image_weights_initialise_the_dense_models_by_tag():
     assert get_weights("uniformer_base_pose", "in1k").name == "uniformer_base_2d.in1k"
     assert get_weights("uniformer_xs_fpn", "in1k_224").name == "uniformer_xs_2d.in1k_224"
     assert get_weights("uniformer_xxs", "in1k_128").name == "uniformer_xxs_2d.in1k_128"
+
+
+def test_ctrl_c_is_one_line_and_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in any command: exit 130 with one line; outputs are written whole (temporary + rename) or not at all."""
+    from PIL import Image
+
+    from tubelet import segmentation
+
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (64, 48), (200, 30, 30)).save(tmp_path / name)
+    real = segmentation.SegmentationResult.save
+    calls = []
+
+    def save_then_stop(self, folder, stem, alpha=0.5):
+        calls.append(stem)
+        if len(calls) == 2:  # the second image: interrupted while its files are being written
+            import tubelet.engine.checkpoint as ckpt
+            monkeypatch.setattr(ckpt.os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+        return real(self, folder, stem, alpha)
+
+    monkeypatch.setattr(segmentation.SegmentationResult, "save", save_then_stop)
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"), "--model", "uniformer_xxs_fpn",
+                 "--out", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "tubelet segment: interrupted"
+    assert sorted(p.name for p in out.iterdir()) == ["a_labels.png", "a_mask.png", "a_overlay.png"]

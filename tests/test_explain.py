@@ -214,6 +214,12 @@ def test_cli_explain_writes_overlay(small_run, capsys):
     frames = tubelet.read_video(root / "out" / "clip.explain.mp4")
     assert frames.shape[0] == 8 and min(frames.shape[1:3]) >= 224
     assert (root / "out" / "clip.explain.png").is_file()
+    grid = (root / "out" / "clip.explain.png").read_bytes()  # a second run does not replace them unless asked
+    assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "-o", str(root / "out")]) == 2
+    assert "clip.explain.mp4 (and 1 more): exists (from an earlier run?)" in capsys.readouterr().err
+    assert (root / "out" / "clip.explain.png").read_bytes() == grid
+    assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "-o", str(root / "out"), "--overwrite"]) == 0
+    capsys.readouterr()
     model = tubelet.create_model(checkpoint_path=ckpt)
     exp = explain_video(model, str(video), method="rollout")
     assert exp.saliency.shape == (8, 64, 80) and exp.frames.shape == (8, 64, 80, 3) and len(exp.indices) == 8

@@ -298,7 +298,10 @@ def test_pose_eval_of_a_results_file(coco, tmp_path, capsys):
     assert printed["metrics"]["AR"] == pytest.approx(2 / 3) and printed["num_results"] == 2
     assert json.loads((out / "metrics.json").read_text()) == printed["metrics"]
     assert main(["pose-eval", "--annotations", str(coco / "ann.json"), "--results", str(results),
-                 "--out", str(out)]) == 0
+                 "--out", str(out)]) == 2
+    assert "metrics.json: exists" in capsys.readouterr().err
+    assert main(["pose-eval", "--annotations", str(coco / "ann.json"), "--results", str(results),
+                 "--out", str(out), "--overwrite"]) == 0
     table = capsys.readouterr().out
     assert "    AP   AP50   AP75    APm    APl     AR" in table and "  66.3" in table and "  66.7" in table
 
@@ -385,7 +388,11 @@ def test_pose_command_end_to_end(coco, tmp_path, capsys):
     with Image.open(out / "000000000001_pose.png") as im:
         assert im.size == (320, 240)
     # no boxes: the whole image, said on stderr; the summary on stdout
-    assert main(["pose", image, "--model", "uniformer_small_pose", "--out", str(out), "--no-flip"]) == 0
+    assert main(["pose", image, "--model", "uniformer_small_pose", "--out", str(out), "--no-flip"]) == 2
+    assert "000000000001_keypoints.json (and 1 more): exists (from an earlier run?); pass --overwrite" in \
+        capsys.readouterr().err  # an earlier run's files are not replaced unless asked
+    assert main(["pose", image, "--model", "uniformer_small_pose", "--out", str(out), "--no-flip",
+                 "--overwrite"]) == 0
     captured = capsys.readouterr()
     assert "the whole image is one person box" in captured.err
     assert "1 person (the whole image)" in captured.out and "_pose.png" in captured.out

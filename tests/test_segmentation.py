@@ -277,7 +277,13 @@ def test_cli_segment(tmp_path, stand_in, capsys):
     assert set(np.unique(np.array(Image.open(out / "a_labels.png")))) == {0, 1}  # wall (red), building (green)
     assert (np.array(Image.open(out / "b_labels.png")) == 0).all()
 
-    assert main(["segment", a, "--out", str(out), "--json"]) == 0
+    # the outputs of the first run are not replaced unless asked, and the refusal comes before any work
+    before = (out / "a_mask.png").read_bytes()
+    assert main(["segment", a, "--out", str(out), "--json"]) == 2
+    assert f"{out / 'a_mask.png'} (and 2 more): exists (from an earlier run?); pass --overwrite" in \
+        capsys.readouterr().err
+    assert (out / "a_mask.png").read_bytes() == before
+    assert main(["segment", a, "--out", str(out), "--json", "--overwrite"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["image"] == a and record["size"] == [40, 60] and record["input_size"] == [96, 128]
     assert sum(c["pixels"] for c in record["classes"]) == 40 * 60
@@ -353,7 +359,10 @@ def test_cli_segment_eval(tmp_path, stand_in, capsys):
     assert (out / "report.txt").is_file()
 
     assert main(["segment-eval", "--images", str(images), "--annotations", str(annotations), "--json",
-                 "--no-reduce-zero-label", "--out", str(out)]) == 0
+                 "--no-reduce-zero-label", "--out", str(out)]) == 2
+    assert f"{out / 'metrics.json'} (and 1 more): exists" in capsys.readouterr().err
+    assert main(["segment-eval", "--images", str(images), "--annotations", str(annotations), "--json",
+                 "--no-reduce-zero-label", "--out", str(out), "--overwrite"]) == 0
     m = json.loads(capsys.readouterr().out)
     # labels taken as they are: 0 (other) is class 0 now, 1 -> class 1, 2 -> class 2, 4 -> class 4
     assert m["reduce_zero_label"] is False and m["per_class"][0]["gt_pixels"] == 192

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -80,6 +81,18 @@ def model_from_args(args, task: str, command: str | None = None):
                          **_model_options(getattr(args, "set", None)))
     check_task(model.pretrained_cfg.architecture, task, command)
     return model.eval().to(device)
+
+
+def check_new_files(paths, args, command: str | None = None) -> None:
+    """Refuse to replace a file the user did not ask to replace: the outputs of a command that already exist are an
+    error naming the first one, unless ``--overwrite``. Checked before any work, so nothing is half-replaced."""
+    if getattr(args, "overwrite", False):
+        return
+    existing = [str(p) for p in paths if os.path.lexists(p)]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise UsageError(f"{existing[0]}{more}: exists (from an earlier run?); pass --overwrite to replace it, or "
+                         f"choose another --out")
 
 
 def _output(name: str, num_classes: int) -> str:
@@ -667,6 +680,9 @@ def main(argv: list[str] | None = None) -> int:
     except TubeletError as e:  # only problems the user can fix: anything else is a bug and keeps its traceback
         print(f"tubelet {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; every output file is written whole or not at all
+        print(f"tubelet {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -633,7 +633,7 @@ def _target_index(spec: str | None, labels: list[str] | None, num_classes: int) 
 
 
 def cmd_explain(args) -> int:
-    from .cli import model_from_args
+    from .cli import check_new_files, model_from_args
     from .engine.inference import model_labels
 
     if not os.path.exists(args.video):
@@ -642,6 +642,8 @@ def cmd_explain(args) -> int:
         raise VideoDecodeError(f"{args.video}: is a folder; tubelet explain takes one video file")
     if args.model is None and args.checkpoint is None:
         raise UsageError("give --model NAME (with --pretrained or --checkpoint) or --checkpoint FILE")
+    stem = Path(args.out) / f"{Path(args.video).stem}.explain"
+    check_new_files([f"{stem}.mp4", f"{stem}.png"], args)
     model = model_from_args(args, "classification")
     cfg = model.pretrained_cfg
     labels = model_labels(cfg, model.num_classes)
@@ -650,8 +652,6 @@ def cmd_explain(args) -> int:
     exp = explain_video(model, args.video, target=target, method=args.method, stage=args.stage)
     name = lambda i: labels[i] if labels else f"class {i}"  # noqa: E731
     top = int(exp.probs.argmax())
-    out = Path(args.out)
-    stem = out / f"{Path(args.video).stem}.explain"
     how = exp.method + (f" (stage {args.stage})" if args.stage else "")
     title = f"{args.model or cfg.architecture}: {how} for {name(exp.target)} (p={float(exp.probs[exp.target]):.2f})"
     files = write_overlay(exp.frames, exp.saliency, stem, fps=args.fps, title=title, indices=exp.indices)
@@ -682,6 +682,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--stage", type=int, help="gradcam: the stage (1-4) to explain (default: the last; an earlier "
                                              "one gives a finer map on small inputs)")
     p.add_argument("-o", "--out", default=".", help="output folder (default: the current folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace the overlay video / grid if they exist (default: "
+                                                           "an error naming them, before any work)")
     p.add_argument("--fps", type=float, default=4.0, help="frame rate of the overlay video (default 4)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
     p.set_defaults(func=cmd_explain)

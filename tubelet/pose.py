@@ -480,8 +480,12 @@ def pose_image(model, image_path: str | Path, boxes: list[PersonBox] | None = No
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(image_path).stem
     json_path, png_path = out / f"{stem}_keypoints.json", out / f"{stem}_pose.png"
-    json_path.write_text(json.dumps(coco_keypoint_results(persons, image_id), indent=1))
-    draw_poses(image, persons, kpt_thr=kpt_thr).save(png_path)
+    from .engine.checkpoint import write_atomically  # whole files only, even when interrupted
+
+    text = json.dumps(coco_keypoint_results(persons, image_id), indent=1).encode()
+    write_atomically(json_path, lambda f: f.write(text))
+    drawing = draw_poses(image, persons, kpt_thr=kpt_thr)
+    write_atomically(png_path, lambda f: drawing.save(f, format="PNG"))
     return {"image": str(image_path), "width": width, "height": height, "whole_image": whole,
             "persons": [{"bbox": p["bbox"], "box_score": p["box_score"], "score": p["score"],
                          "keypoints": [[float(x), float(y), float(s)] for (x, y), s in
@@ -567,6 +571,9 @@ def cmd_pose(args) -> int:
             raise UsageError(f"{args.boxes}: no person box scored {args.det_thr:g} or more")
     image = read_image(args.image)  # a bad image or box fails before the model is built
     check_boxes(boxes, image.shape[1], image.shape[0], args.image)
+    from .cli import check_new_files
+    stem = Path(args.out) / Path(args.image).stem
+    check_new_files([f"{stem}_keypoints.json", f"{stem}_pose.png"], args)
     model = _pose_model(args)
     if not boxes:
         print("tubelet pose: note: no --box or --boxes, so the whole image is one person box", file=sys.stderr)
@@ -591,8 +598,11 @@ def cmd_pose(args) -> int:
 
 
 def cmd_pose_eval(args) -> int:
+    from .cli import check_new_files
+
     t0 = time.perf_counter()
     out = Path(args.out)
+    check_new_files(([] if args.results else [out / "result_keypoints.json"]) + [out / "metrics.json"], args)
     if args.results:
         if args.model or args.checkpoint or args.pretrained or args.boxes or args.gt_boxes or args.images:
             raise UsageError("--results evaluates a results file as it is: it takes no --model, --checkpoint, "
@@ -667,6 +677,8 @@ def add_parsers(sub) -> None:
     po.add_argument("--image-id", type=int, help="image_id of the results (default: the detections', else the file "
                                                  "name's when it is a number, else 0)")
     po.add_argument("--out", default=".", help="output folder (default: the current folder)")
+    po.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: "
+                                                            "an error naming them, before any work)")
     po.add_argument("--no-flip", action="store_true", help="no flip test (faster, slightly less accurate)")
     po.add_argument("--json", action="store_true", help="print the result as JSON")
     po.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
@@ -692,6 +704,8 @@ def add_parsers(sub) -> None:
     pe.add_argument("--checkpoint", help="weights in any supported layout")
     pe.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
     pe.add_argument("--out", default=".", help="output folder (default: the current folder)")
+    pe.add_argument("--overwrite", action="store_true", help="replace result_keypoints.json / metrics.json if they "
+                                                            "exist")
     pe.add_argument("--no-flip", action="store_true", help="no flip test")
     pe.add_argument("--json", action="store_true", help="print the metrics as JSON")
     pe.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")

@@ -273,14 +273,16 @@ class SegmentationResult:
 
         base = Path(folder) / stem
         base.parent.mkdir(parents=True, exist_ok=True)
+        from .engine.checkpoint import write_atomically
+
         files = {"mask": f"{base}_mask.png", "labels": f"{base}_labels.png", "overlay": f"{base}_overlay.png"}
-        Image.fromarray(self.mask()).save(files["mask"])
         lab = self.labels.cpu().numpy()
-        if self.num_classes <= 256:
-            Image.fromarray(lab.astype(np.uint8), mode="L").save(files["labels"])
-        else:
-            Image.fromarray(lab.astype(np.uint16)).save(files["labels"])
-        Image.fromarray(self.overlay(alpha)).save(files["overlay"])
+        images = {"mask": Image.fromarray(self.mask()),
+                  "labels": (Image.fromarray(lab.astype(np.uint8), mode="L") if self.num_classes <= 256
+                             else Image.fromarray(lab.astype(np.uint16))),
+                  "overlay": Image.fromarray(self.overlay(alpha))}
+        for kind, im in images.items():  # whole files only, even when interrupted
+            write_atomically(files[kind], lambda f, im=im: im.save(f, format="PNG"))
         return files
 
     def to_dict(self) -> dict:
@@ -628,10 +630,14 @@ def _expand_images(items: list[str]) -> list[str]:
 def cmd_segment(args) -> int:
     from .engine.inference import output_names
 
-    model = _build_model(args)
-    name = args.model or model.pretrained_cfg.architecture
+    from .cli import check_new_files
+
     images = _expand_images(args.image)
     folder = Path(args.out)
+    check_new_files([folder / f"{out_name}_{kind}.png" for out_name in output_names(images)
+                     for kind in ("mask", "labels", "overlay")], args)
+    model = _build_model(args)
+    name = args.model or model.pretrained_cfg.architecture
     t0, failed = time.perf_counter(), 0
     for path, out_name in zip(images, output_names(images)):
         try:
@@ -669,7 +675,10 @@ def cmd_segment(args) -> int:
 
 
 def cmd_segment_eval(args) -> int:
+    from .cli import check_new_files
+
     pairs = match_pairs(args.images, args.annotations)[:args.limit]  # before the model: layout errors come first
+    check_new_files([Path(args.out) / "metrics.json", Path(args.out) / "report.txt"], args)
     model = _build_model(args)
     cfg = model.pretrained_cfg
     k, names = _model_classes(model)
@@ -729,6 +738,8 @@ def add_parsers(sub) -> None:
     sg.add_argument("image", nargs="+", help="image files (jpg, png, bmp, webp, tif) or folders of them")
     _add_model_options(sg)
     sg.add_argument("--out", default=".", help="output folder (default: the current folder)")
+    sg.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: "
+                                                            "an error naming them, before any work)")
     sg.add_argument("--top-k", "--topk", dest="top_k", type=_count, default=10,
                     help="classes printed per image, largest area first (default 10; --json lists all)")
     sg.add_argument("--alpha", type=float, default=0.5, help="weight of the mask in the overlay (default 0.5)")
@@ -755,5 +766,6 @@ def add_parsers(sub) -> None:
                          "--no-reduce-zero-label for label maps that already hold 0..K-1, 255 ignored)")
     se.add_argument("--limit", type=_count, help="only the first N images (sorted), for a quick check")
     se.add_argument("--out", default=".", help="folder for metrics.json and report.txt (default: the current folder)")
+    se.add_argument("--overwrite", action="store_true", help="replace metrics.json / report.txt if they exist")
     se.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     se.set_defaults(func=cmd_segment_eval)
