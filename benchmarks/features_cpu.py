@@ -30,7 +30,7 @@ import torch
 import tubelet
 from tubelet.data.synthetic import render_clip
 from tubelet.engine.inference import _window_indices
-from tubelet.features import _VideoWindows, extract_to_folder, plan_windows
+from tubelet.tasks.features import _VideoWindows, extract_to_folder, plan_windows
 
 
 def write(path: Path, frames: np.ndarray) -> None:

@@ -34,7 +34,7 @@ from tubelet.data import eval_clip  # noqa: E402
 from tubelet.data.presets import eval_indices  # noqa: E402
 from tubelet.data.synthetic import dataset_clip  # noqa: E402
 from tubelet.engine.demo import DEMO_CONFIG, run_demo  # noqa: E402
-from tubelet.explain import evaluate_synthetic, methods_for  # noqa: E402
+from tubelet.tasks.explain import evaluate_synthetic, methods_for  # noqa: E402
 
 SYN = DEMO_CONFIG["data"]["synthetic"]
 

@@ -1,6 +1,6 @@
-"""Make the README's pictures of the applications from a `tubelet demo` run: the web page (`tubelet serve`, in
-Debian's chromium through Playwright), a saliency grid (`tubelet explain`) and the window features of an untrimmed
-clip (`tubelet features`).
+"""Make the pictures of docs/applications.md from a `tubelet demo` run: the web page (`tubelet serve`, in Debian's
+chromium through Playwright), a saliency grid (`tubelet explain`) and the window features of an untrimmed clip
+(`tubelet features`).
 
     python docs/make_pictures.py --run runs/demo      # after `tubelet demo`; writes docs/*.png
 """

@@ -197,12 +197,12 @@ TINY_UNIFORMER = ["--set", "depth=[1,1,1,1]", "--set", "embed_dim=[16,32,64,128]
 @pytest.mark.parametrize("exc", [TypeError("a bug: bad argument"), ValueError("a bug: bad value"),
                                  FileNotFoundError("a bug: /tmp/missing")])
 def test_a_library_bug_is_not_reported_as_a_user_error(monkeypatch, capsys, exc):
-    import tubelet.cli as cli
+    import tubelet.models._builder as builder  # every command builds its model through create_task_model
 
     def broken(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(cli, "create_model", broken)
+    monkeypatch.setattr(builder, "create_model", broken)
     with pytest.raises(type(exc), match="a bug"):
         main(["predict", "--model", "uniformer_small"])
     assert capsys.readouterr().err == ""  # no "tubelet predict: error:" line: the traceback is the report
@@ -309,7 +309,7 @@ def test_timeline_needs_a_video_model_and_matching_labels(tmp_path, capsys):
 
 def test_set_has_one_grammar_for_every_command(monkeypatch, capsys, tmp_path):
     """predict takes model.options.KEY or the short KEY, with YAML values, exactly as train's config keys."""
-    import tubelet.cli as cli
+    import tubelet.models._builder as builder
     from tubelet.config import load_config, parse_overrides
 
     seen = []
@@ -318,7 +318,7 @@ def test_set_has_one_grammar_for_every_command(monkeypatch, capsys, tmp_path):
         seen.append(kwargs)
         return tubelet.create_model(*args, **kwargs)
 
-    monkeypatch.setattr(cli, "create_model", recording)
+    monkeypatch.setattr(builder, "create_model", recording)
     long = ["--set", "model.options.depth=[1, 1, 1, 1]", "--set", "model.options.embed_dim=[16,32,64,128]",
             "--set", "model.options.head_dim=16", "--set", "model.options.num_frames=4",
             "--set", "model.options.drop_path_rate=1e-4", "--set", "model.options.qkv_bias=true"]

@@ -95,7 +95,7 @@ def test_ctrl_c_is_one_line_and_leaves_no_partial_file(tmp_path, capsys, monkeyp
     """Ctrl-C in any command: exit 130 with one line; outputs are written whole (temporary + rename) or not at all."""
     from PIL import Image
 
-    from tubelet import segmentation
+    from tubelet.tasks import segmentation
 
     for name in ("a.jpg", "b.jpg"):
         Image.new("RGB", (64, 48), (200, 30, 30)).save(tmp_path / name)
@@ -105,8 +105,8 @@ def test_ctrl_c_is_one_line_and_leaves_no_partial_file(tmp_path, capsys, monkeyp
     def save_then_stop(self, folder, stem, alpha=0.5):
         calls.append(stem)
         if len(calls) == 2:  # the second image: interrupted while its files are being written
-            import tubelet.engine.checkpoint as ckpt
-            monkeypatch.setattr(ckpt.os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+            import tubelet.atomic as atomic
+            monkeypatch.setattr(atomic.os, "replace", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
         return real(self, folder, stem, alpha)
 
     monkeypatch.setattr(segmentation.SegmentationResult, "save", save_then_stop)

@@ -1,6 +1,5 @@
 """tubelet explain: saliency maps per family, the model left untouched, the synthetic boxes, the command, and a
 measured localisation margin of a (cheaply) demo-trained UniFormer."""
-import hashlib
 import time
 
 import numpy as np
@@ -12,7 +11,7 @@ from tubelet import cli
 from tubelet.data import synthetic
 from tubelet.data.synthetic import dataset_clip, render_clip
 from tubelet.errors import TubeletError, UsageError, VideoDecodeError
-from tubelet.explain import (boxes_to_input, evaluate_synthetic, explain, explain_video, input_geometry,
+from tubelet.tasks.explain import (boxes_to_input, evaluate_synthetic, explain, explain_video, input_geometry,
                              mass_in_box, methods_for, overlay, pointing_game, saliency_to_frames, write_overlay)
 from tubelet.models.uniformerv2 import UniFormerV2
 
@@ -46,15 +45,54 @@ def _state(model):
 
 
 def test_render_clip_frames_unchanged_by_boxes():
-    # digest of the frames as rendered before boxes existed (the dataset's files must stay byte-identical)
-    h = hashlib.sha256()
+    """The boxes take no random draws: the frames (the dataset's files) and the generator's state are the same with
+    or without them."""
     for label in range(10):
-        frames, boxes = render_clip(label, 8, 24, 30, np.random.default_rng((0, 1, label)), return_boxes=True)
-        again = render_clip(label, 8, 24, 30, np.random.default_rng((0, 1, label)))
+        rng, again_rng = np.random.default_rng((0, 1, label)), np.random.default_rng((0, 1, label))
+        frames, boxes = render_clip(label, 8, 24, 30, rng, return_boxes=True)
+        again = render_clip(label, 8, 24, 30, again_rng)
         assert np.array_equal(frames, again)
+        assert rng.bit_generator.state == again_rng.bit_generator.state
         assert boxes.shape == (8, 4) and boxes.dtype == np.float32
-        h.update(again.tobytes())
-    assert h.hexdigest() == "99292ce3a0deb45a0489dafaff1efc889d380650d0358ba9052b895595df9605"
+
+
+def test_render_clip_pairs_are_time_reversals():
+    """As documented: every draw is made the same way for both classes of a pair and each motion is odd in time, so
+    (without the per-pixel noise, drawn frame by frame) class 2k played backwards is class 2k+1, boxes included."""
+    for k in range(5):
+        for seed in range(2):
+            forward, fboxes = render_clip(2 * k, 7, 20, 26, np.random.default_rng(seed), noise=0, return_boxes=True)
+            back, bboxes = render_clip(2 * k + 1, 7, 20, 26, np.random.default_rng(seed), noise=0,
+                                       return_boxes=True)
+            assert np.array_equal(forward[::-1], back) and np.array_equal(fboxes[::-1], bboxes, equal_nan=True)
+            assert not np.array_equal(forward, back)  # and the two classes differ
+
+
+def test_render_clip_is_a_plane_background_and_a_plain_object():
+    """A noise-free ``moving right`` clip, from the documented model: a background that is an affine function of the
+    pixel position in each channel (the same in every frame), an object of one colour at least 85 levels away from
+    it in every channel, whose box moves right by equal steps at a constant size."""
+    frames, boxes = render_clip(1, 6, 30, 40, np.random.default_rng(3), noise=0, return_boxes=True)
+    f = frames.astype(np.float64)
+    yy, xx = np.mgrid[0:30, 0:40] + 0.5  # pixel centres
+    outside = np.ones((6, 30, 40), bool)  # a pixel's distance from every box > 1
+    for t, (x0, y0, x1, y1) in enumerate(boxes):
+        outside[t] = (xx < x0 - 1) | (xx > x1 + 1) | (yy < y0 - 1) | (yy > y1 + 1)
+    both = outside.all(0)
+    assert both.sum() > 300
+    assert all(np.array_equal(frames[t][both], frames[0][both]) for t in range(6))  # a static background
+    design = np.stack([np.ones(both.sum()), xx[both], yy[both]], 1)
+    plane = np.linalg.lstsq(design, f[0][both], rcond=None)[0]  # (3, channels)
+    assert np.abs(design @ plane - f[0][both]).max() <= 1.0  # affine, up to the uint8 truncation
+    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+    colour = f[0][int(centres[0, 1]), int(centres[0, 0])]
+    for t, (cx, cy) in enumerate(centres):
+        assert np.array_equal(f[t][int(cy), int(cx)], colour)  # the object: one colour
+        background = np.array([1.0, cx, cy]) @ plane
+        assert (np.abs(colour - background) >= 85).all()
+    steps = np.diff(centres[:, 0])
+    assert (steps > 0).all() and np.allclose(steps, steps[0], atol=1e-4) and np.allclose(centres[:, 1], centres[0, 1])
+    assert np.allclose(boxes[:, 2] - boxes[:, 0], boxes[0, 2] - boxes[0, 0], atol=1e-4)
 
 
 def test_boxes_hold_the_object(monkeypatch):
@@ -104,9 +142,10 @@ def test_explain_every_method_leaves_the_model_alone(make, size):
         after = _state(model)
         assert after[0] == before[0] and after[2] == before[2]
         assert all(g is None for g in after[1])
-    assert explain(model, x[None], target=2).shape == (8, size, size)
-    with pytest.raises(UsageError, match="--target 7"):
-        explain(model, x, target=7)
+    if "gradcam" in methods_for(model):  # the class-specific method (the others refuse a target: see below)
+        assert explain(model, x[None], target=2, method="gradcam").shape == (8, size, size)
+        with pytest.raises(UsageError, match="--target 7: the model has 5 classes"):
+            explain(model, x, target=7, method="gradcam")
 
 
 def test_methods_per_family_and_errors():
@@ -141,8 +180,36 @@ def test_gradcam_stages_and_existing_grads():
     assert explain(_swin(), torch.randn(3, 4, 32, 32), stage=2).shape == (4, 32, 32)
 
 
+def test_attention_methods_refuse_a_target():
+    """rollout and attention follow attention weights that no class score reaches: the map is the same for every
+    class, so a target is refused (naming the method and gradcam) rather than silently ignored; gradcam's target
+    changes its map."""
+    torch.manual_seed(0)
+    model = _uniformer().eval()
+    x = torch.randn(3, 4, 64, 64)
+    with pytest.raises(UsageError, match=r"--target 2: --method rollout maps attention, the same for every class "
+                                         r".*use --method gradcam to explain class 2"):
+        explain(model, x, target=2, method="rollout")
+    with pytest.raises(UsageError, match=r"--target 1: --method rollout .*--method gradcam"):  # before any decoding
+        explain_video(model, "/nonexistent/clip.mp4", target=1, method="rollout")
+    with pytest.raises(UsageError, match=r"--method rollout .*--method gradcam"):
+        explain(model, np.zeros((4, 64, 64, 3), np.uint8), target=1, method="rollout")
+    v2 = _v2().eval()
+    for method in (None, "rollout", "attention"):
+        with pytest.raises(UsageError, match=rf"--target 1: --method {method or 'rollout'} maps attention.*"
+                                             r"uniformerv2 models have no class-specific method \(gradcam is for"):
+            explain(v2, torch.randn(3, 4, 32, 32), target=1, method=method)
+    # no target: the map, and no class claimed; gradcam: the explained class, and another class another map
+    frames = np.random.default_rng(0).integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)
+    model.pretrained_cfg = model.pretrained_cfg.replace(input_size=(3, 8, 64, 64), num_frames=8, resize_size=64)
+    assert explain_video(model, frames, method="rollout").target is None
+    cams = [explain_video(model, frames, target=k, method="gradcam", stage=2) for k in (0, 1)]
+    assert [c.target for c in cams] == [0, 1]
+    assert not np.allclose(cams[0].saliency, cams[1].saliency)
+
+
 def test_rollout_is_a_distribution_over_stage3_tokens():
-    from tubelet.explain import _uniformer_rollout
+    from tubelet.tasks.explain import _uniformer_rollout
 
     model = _uniformer().eval()
     r, logits, target = _uniformer_rollout(model, torch.randn(1, 3, 4, 64, 64), None)
@@ -245,6 +312,64 @@ def test_cli_explain_user_errors(small_run, tmp_path, capsys):
     with pytest.raises(VideoDecodeError):
         explain_video(tubelet.create_model(checkpoint_path=ckpt), str(text))
     assert issubclass(VideoDecodeError, TubeletError)
+
+
+def test_cli_explain_target_only_where_it_is_explained(small_run, tmp_path, capsys, monkeypatch):
+    """--target with rollout: one clear line, exit 2, no file; without it the title claims no class; gradcam's title
+    names the class it explained."""
+    import tubelet.cli.explain as command
+
+    root, ckpt, video = small_run
+    out = tmp_path / "out"
+    base = ["explain", str(video), "--checkpoint", str(ckpt), "-o", str(out), "--overwrite"]
+    assert cli.main(base + ["--method", "rollout", "--target", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--target 3: --method rollout" in err[0] and "use --method gradcam" in err[0]
+    assert not out.exists() or not any(out.iterdir())
+    titles = []
+    real = command.write_overlay
+    monkeypatch.setattr(command, "write_overlay", lambda *a, title="", **k: titles.append(title) or real(*a, **k))
+    assert cli.main(base + ["--method", "rollout"]) == 0
+    assert "explained: no class (rollout is the same for every class)" in capsys.readouterr().out
+    assert cli.main(base + ["--target", "3"]) == 0
+    assert "explained: class 3 with gradcam" in capsys.readouterr().out
+    rollout, gradcam = titles
+    assert "rollout, the same for every class (top class" in rollout and "rollout for" not in rollout
+    assert "gradcam for class 3 (p=" in gradcam
+
+
+def test_cli_explain_ctrl_c_leaves_no_partial_file(small_run, tmp_path, capsys, monkeypatch):
+    """Ctrl-C while the overlay video is encoded, at its rename, or at the frame grid's rename: exit 130 with one
+    line, and each output whole or absent (no temporary left)."""
+    import av
+
+    import tubelet.atomic as atomic
+
+    root, ckpt, video = small_run
+
+    def ctrl_c_at_call(real, n):
+        """``real``, whose n-th call is interrupted (Ctrl-C)."""
+        calls = []
+
+        def call(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == n:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+        return call
+
+    cases = {"encoding": (av.VideoFrame, "from_ndarray", 3, []),  # the video's third frame
+             "video rename": (atomic.os, "replace", 1, []),
+             "grid rename": (atomic.os, "replace", 2, ["clip.explain.mp4"])}
+    for case, (owner, name, n, whole) in cases.items():
+        out = tmp_path / case
+        with monkeypatch.context() as m:
+            m.setattr(owner, name, ctrl_c_at_call(getattr(owner, name), n))
+            assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "-o", str(out)]) == 130, case
+        assert capsys.readouterr().err.strip().splitlines() == ["tubelet explain: interrupted"], case
+        assert sorted(p.name for p in out.iterdir()) == whole, case
+        if whole:
+            assert tubelet.read_video(out / "clip.explain.mp4").shape[0] == 8  # the video is whole
 
 
 # ---------------------------------------------------------------------------------------------------------------

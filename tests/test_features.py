@@ -16,7 +16,7 @@ import tubelet
 from tubelet.cli import main
 from tubelet.data import EvalTransform, VideoReader
 from tubelet.data.synthetic import synthetic_clip, write_video
-from tubelet.features import extract_features, load_index, plan_windows, read_video_list
+from tubelet.tasks.features import extract_features, load_index, plan_windows, read_video_list
 from tubelet.errors import AnnotationError
 
 #: a tiny UniFormer (dense sampler, 4 frames every 4: a 16-frame clip span) at 64 px
@@ -224,3 +224,65 @@ def test_sigkill_mid_run_then_rerun_gives_the_same_files(data, tmp_path):
         assert (killed / entry["features"]).read_bytes() == (whole / entry["features"]).read_bytes()
     leftovers = [f for f in os.listdir(killed) if ".tmp" in f]
     assert not leftovers
+
+
+def _earlier_index(out, names):
+    """An index.jsonl (and settings) of an earlier run in ``out`` whose entries name ``names`` as their arrays."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.jsonl").write_text("".join(json.dumps({"video": f"/videos/v{i}.mp4", "features": name})
+                                             + "\n" for i, name in enumerate(names)))
+    (out / "features.json").write_text("{}\n")
+
+
+def test_overwrite_deletes_only_the_files_inside_out(data, tmp_path, capsys):
+    """issue 23: --overwrite deletes the arrays that the folder's index names, but only those inside --out: an
+    absolute path, a ../ path and a symlink leading out of --out are left alone (and the command says so)."""
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    outside = {name: tmp_path / name for name in ("absolute.npy", "dotdot.npy", "linked.npy")}
+    for path in outside.values():
+        path.write_bytes(b"not tubelet's to delete")
+    inside = [out / "a.npy", out / "sub" / "b.npy", out / "sub" / "b.scores.npy"]
+    for path in inside:
+        path.write_bytes(b"an earlier run's array")
+    (out / "link.npy").symlink_to(outside["linked.npy"])
+    (out / "c.npy").write_bytes(b"not named in the index")
+    (out / "sub" / "inner_link.npy").symlink_to(out / "c.npy")  # a link inside --out: the link goes, not its file
+    _earlier_index(out, [str(outside["absolute.npy"]), "../dotdot.npy", "link.npy", "a.npy", "sub/b.npy",
+                         "sub/../sub/inner_link.npy"])
+    with (out / "index.jsonl").open("a") as f:  # the scores of an entry go the same way
+        f.write(json.dumps({"video": "/videos/s.mp4", "features": "sub/b.scores.npy", "scores": "../dotdot.npy"})
+                + "\n")
+    rc, err = _run([data["videos"][0], "--checkpoint", data["ckpt"], "--out", str(out), "--workers", "0",
+                    "--overwrite"], capsys)
+    assert rc == 0, err
+    note = [line for line in err.splitlines() if "left alone" in line]
+    assert note == [f"tubelet features: note: {out / 'index.jsonl'} named 4 file(s) outside {out} (e.g. "
+                    f"{outside['absolute.npy']}); they were left alone"]
+    for path in outside.values():
+        assert path.read_bytes() == b"not tubelet's to delete"
+    assert (out / "link.npy").is_symlink()  # a link leading out is not followed, nor removed
+    assert not any(p.exists() or p.is_symlink() for p in inside + [out / "sub" / "inner_link.npy"])
+    assert (out / "c.npy").read_bytes() == b"not named in the index"
+    assert list(_index(out)) == [data["videos"][0]]  # the new run's index only
+    assert (out / "clip0.npy").is_file()
+
+
+def test_clear_output_returns_what_it_left_alone(tmp_path):
+    from tubelet.tasks.features import clear_output
+
+    out = tmp_path / "out"
+    (tmp_path / "elsewhere").mkdir()
+    victim = tmp_path / "elsewhere" / "x.npy"
+    victim.write_bytes(b"keep")
+    (out / "d").mkdir(parents=True)
+    (out / "d" / "up").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # a folder link leading out
+    (out / "mine.npy").write_bytes(b"go")
+    _earlier_index(out, [str(victim), "../elsewhere/x.npy", "d/up/x.npy", "d/../../elsewhere/x.npy", "mine.npy", "",
+                         "."])
+    refused = clear_output(out)
+    assert refused == [str(victim), "../elsewhere/x.npy", "d/up/x.npy", "d/../../elsewhere/x.npy", "."]
+    assert victim.read_bytes() == b"keep"
+    assert not (out / "mine.npy").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["d"]  # the index and the settings are gone
+    assert clear_output(out) == []  # nothing left to clear

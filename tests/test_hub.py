@@ -31,8 +31,10 @@ SMALL = dict(depth=(1, 1, 1, 1), embed_dim=(16, 32, 64, 128))
 
 class Server:
     """A threaded HTTP server on 127.0.0.1 serving ``files`` (path -> bytes) with Range support. ``mode`` injects
-    faults: ``"cut"`` sends half of the body once, then closes; ``"404"``, ``"500"``; ``"stall"`` sleeps before
-    answering; ``"slow"`` sends the body in pieces with pauses (for the concurrency test). Requests are logged."""
+    faults: ``"cut"`` sends half of the body once, then closes; ``"close-cut"`` does so without a Content-Length
+    (the body ends where the connection does); ``"chunked-cut"`` sends half as one chunk of a chunked body, then
+    closes without the last chunk; ``"404"``, ``"500"``; ``"stall"`` sleeps before answering; ``"slow"`` sends the
+    body in pieces with pauses (for the concurrency test). Requests are logged."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
@@ -65,7 +67,10 @@ class Server:
                 server.log.append((self.command, path, rng, code))
                 self.send_response(code)
                 payload = data[start:]
-                self.send_header("Content-Length", str(len(payload)))
+                if mode == "chunked-cut":
+                    self.send_header("Transfer-Encoding", "chunked")
+                elif mode != "close-cut":
+                    self.send_header("Content-Length", str(len(payload)))
                 if rng:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 if path.count("/resolve/"):  # the Hugging Face hub's headers
@@ -77,9 +82,12 @@ class Server:
                 self.end_headers()
                 if not body:
                     return
-                if mode == "cut":
+                if mode in ("cut", "close-cut", "chunked-cut"):
                     server.mode = ""
-                    self.wfile.write(payload[:len(payload) // 2])
+                    half = payload[:len(payload) // 2]
+                    if mode == "chunked-cut":
+                        half = f"{len(half):x}\r\n".encode() + half + b"\r\n"
+                    self.wfile.write(half)
                     self.wfile.flush()
                     self.close_connection = True
                     return
@@ -305,6 +313,110 @@ def test_file_without_published_hash_is_pinned_at_first_download(server, cache, 
             tubelet.create_model("uniformer_small", pretrained="test_nohash")
     finally:
         unregister_weights(w.name)
+
+
+@pytest.fixture
+def nohash(server, cache, monkeypatch):
+    """``uniformer_small.test_nohash2``: a file without a published hash (nor size), served by ``server``."""
+    data, sd = _checkpoint_bytes(seed=5)
+    w = Weights("uniformer_small", "test_nohash2", dataset="kinetics400", num_classes=400, options=dict(SMALL),
+                sources=(http("https://weights.invalid/nohash2.pth"),))
+    register_weights([w])
+    server.files["/nohash2.pth"] = data
+    monkeypatch.setenv("TUBELET_WEIGHTS_MIRROR", server.url)
+    yield w, data, sd
+    unregister_weights(w.name)
+
+
+@pytest.mark.parametrize("mode", ["close-cut", "chunked-cut"])
+def test_a_cut_download_without_content_length_is_never_pinned(server, cache, nohash, mode):
+    """No Content-Length, no published hash: a transfer that ends early (the server closes the connection, or a
+    chunked body stops before its last chunk) is a failed download, never the reference hash; the next try resumes."""
+    w, data, sd = nohash
+    server.mode = mode
+    with pytest.raises(CheckpointError, match="incomplete|cut") as e:
+        tubelet.create_model("uniformer_small", pretrained="test_nohash2")
+    assert "resumes it" in str(e.value)
+    assert not (cache / "nohash2.pth.sha256").exists() and not (cache / "nohash2.pth").exists()
+    part = cache / "nohash2.pth.part"
+    assert part.is_file() and part.stat().st_size == len(data) // 2  # what came, kept for the next try
+    model = tubelet.create_model("uniformer_small", pretrained="test_nohash2")  # the server is whole again
+    assert _same_weights(model, sd)
+    assert (cache / "nohash2.pth.sha256").read_text().split()[0] == hashlib.sha256(data).hexdigest()
+    first, second = server.gets("/nohash2.pth")
+    assert first[2] is None and second[2] == f"bytes={len(data) // 2}-" and second[3] == 206
+
+
+def test_published_size_catches_a_cut_without_content_length(server, cache, monkeypatch):
+    data, sd = _checkpoint_bytes(seed=6)
+    w = Weights("uniformer_small", "test_sized", dataset="kinetics400", num_classes=400, options=dict(SMALL),
+                sources=(http("https://weights.invalid/sized.bin", size=len(data)),))
+    register_weights([w])
+    try:
+        server.files["/sized.bin"] = data
+        server.mode = "close-cut"
+        monkeypatch.setenv("TUBELET_WEIGHTS_MIRROR", server.url)
+        with pytest.raises(CheckpointError, match=f"cut after {len(data) // 2:,} of {len(data):,} bytes"):
+            tubelet.create_model("uniformer_small", pretrained="test_sized")
+        assert not (cache / "sized.bin.sha256").exists() and not (cache / "sized.bin").exists()
+    finally:
+        unregister_weights(w.name)
+
+
+@pytest.mark.parametrize("body,message", [(b"", "empty"), (b"<!doctype html><p>Sign in</p>" * 40, "not a checkpoint")])
+def test_an_empty_or_foreign_download_is_refused_and_not_pinned(server, cache, nohash, body, message):
+    w, data, sd = nohash
+    server.files["/nohash2.pth"] = body
+    with pytest.raises(CheckpointError, match=message):
+        tubelet.create_model("uniformer_small", pretrained="test_nohash2")
+    assert _listing(cache) == []  # no file, no part to resume, no recorded hash
+
+
+def test_a_truncated_file_in_a_mirror_folder_is_not_pinned(tmp_path, cache, nohash, monkeypatch):
+    """verify() checks the format before it records a first hash, whatever brought the file (here a mirror)."""
+    w, data, sd = nohash
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "nohash2.pth").write_bytes(data[: len(data) * 3 // 4])
+    monkeypatch.setenv("TUBELET_WEIGHTS_MIRROR", str(mirror))
+    with pytest.raises(CheckpointError, match="truncated.*hash was not recorded"):
+        tubelet.create_model("uniformer_small", pretrained="test_nohash2")
+    assert not (cache / "nohash2.pth.sha256").exists()
+    (mirror / "nohash2.pth").write_bytes(data)
+    assert _same_weights(tubelet.create_model("uniformer_small", pretrained="test_nohash2"), sd)
+    assert (cache / "nohash2.pth.sha256").read_text().split()[0] == hashlib.sha256(data).hexdigest()
+
+
+def _legacy_bytes(sd, protocol: int = 2) -> bytes:
+    buf = io.BytesIO()
+    torch.save(sd, buf, _use_new_zipfile_serialization=False, pickle_protocol=protocol)
+    return buf.getvalue()
+
+
+def _safetensors_bytes(sd) -> bytes:
+    from safetensors.torch import save
+
+    return save({k: v.contiguous() for k, v in sd.items()})
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy", "legacy_protocol4", "safetensors"])
+def test_checkpoint_problem_finds_every_cut(tmp_path, fmt):
+    """A whole file passes; every prefix of it (cut in the header, the pickle or the tensor data) is "truncated"."""
+    from tubelet.hub import checkpoint_problem
+
+    sd = {"w": torch.randn(64, 32), "b": torch.arange(50), "h": torch.ones(7, dtype=torch.bfloat16)}
+    data = {"zip": lambda: _checkpoint_bytes(seed=7)[0], "legacy": lambda: _legacy_bytes(sd),
+            "legacy_protocol4": lambda: _legacy_bytes(sd, protocol=4),
+            "safetensors": lambda: _safetensors_bytes(sd)}[fmt]()
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    assert checkpoint_problem(path) is None
+    for keep in (9, 20, len(data) // 10, len(data) // 2, len(data) - 100, len(data) - 1):
+        path.write_bytes(data[:keep])
+        problem = checkpoint_problem(path)
+        assert problem is not None and problem.startswith("truncated"), (keep, problem)
+    path.write_bytes(b"")
+    assert checkpoint_problem(path) == "empty (0 bytes)"
 
 
 def test_manual_entry_explains_itself_and_a_hand_downloaded_file_works(tmp_path, cache, monkeypatch):

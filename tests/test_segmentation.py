@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from tubelet import segmentation as seg
+from tubelet.tasks import segmentation as seg
 from tubelet.cli import main
 from tubelet.labels import load_labels
 from tubelet.models._registry import PretrainedCfg
@@ -253,7 +253,9 @@ def test_segment_slide_mode():
 @pytest.fixture
 def stand_in(monkeypatch):
     model = StandIn().eval()
-    monkeypatch.setattr(seg, "_build_model", lambda args: model)
+    import tubelet.cli.segment as command
+
+    monkeypatch.setattr(command, "_build_model", lambda args: model)
     return model
 
 
@@ -392,17 +394,10 @@ def test_cli_segment_eval_layout_errors(tmp_path, stand_in, capsys):
 
 
 # ---------------------------------------------------------------------------------------------- the real models
-def _require_models():
-    import tubelet
-    if "uniformer_xxs_fpn" not in tubelet.list_models("uniformer_*_fpn"):
-        pytest.skip("the segmentation models are not registered yet")
-
-
 @pytest.mark.parametrize("name,divisor", [("uniformer_small_fpn", 32), ("uniformer_base_fpn", 32),
                                           ("uniformer_xxs_fpn", 32), ("uniformer_xs_fpn", 32),
                                           ("uniformer_small_upernet", None), ("uniformer_base_upernet", None)])
 def test_real_models_resize_rule(name, divisor):
-    _require_models()
     from tubelet.models._registry import get_entrypoint
     with torch.device("meta"):
         model = get_entrypoint(name)()
@@ -411,7 +406,6 @@ def test_real_models_resize_rule(name, divisor):
 
 
 def test_real_model_end_to_end(tmp_path, capsys):
-    _require_models()
     import tubelet
     torch.manual_seed(0)
     model = tubelet.create_model("uniformer_xxs_fpn").eval()

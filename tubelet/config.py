@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from .atomic import write_text
 from .errors import ConfigError
 
 __all__ = ["Config", "ModelConfig", "DataConfig", "SyntheticConfig", "OptimConfig", "TrainConfig", "ConfigError",
@@ -467,10 +468,8 @@ def config_differences(before: "Config | dict", after: "Config | dict") -> list[
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> Path:
-    """Write the resolved config as YAML (loadable with :func:`load_config`)."""
+    """Write the resolved config as YAML (loadable with :func:`load_config`), whole or not at all
+    (:func:`tubelet.atomic.write_text`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    os.replace(tmp, path)
-    return path
+    return write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

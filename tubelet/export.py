@@ -19,11 +19,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from .atomic import fsync_dir, write_atomically
 from .errors import DependencyError, TubeletError, UsageError
 
 __all__ = ["export_model", "check_onnx"]
@@ -76,7 +79,7 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
     else:
         with torch.no_grad():
             program = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch}})
-        torch.export.save(program, str(path))
+        write_atomically(path, lambda f: torch.export.save(program, f))  # whole or not at all
         files = [path]
         error = None
         if check:
@@ -89,16 +92,35 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
 
 def _save_onnx(program, path: Path) -> list[Path]:
     """Write the exported program as one file, or with its weights in ``PATH.data`` when they are too large for one
-    (:data:`SINGLE_FILE_LIMIT`); returns the files written."""
+    (:data:`SINGLE_FILE_LIMIT`); returns the files written.
+
+    Each file is written whole or not at all: the single file through :func:`tubelet.atomic.write_atomically`; the
+    pair into a temporary folder beside ``path`` (the model names its weights file by name, so both keep their final
+    names there), then renamed into place, the weights first. An interrupted export leaves no truncated file and no
+    temporary: each file is the earlier export's or the new one (a pair is mixed only when the interruption falls
+    between its two renames)."""
     data = path.with_name(path.name + ".data")  # where the exporter puts external weights
-    if data.exists():
-        data.unlink()  # an earlier export's weights: they would be taken for this one's
     try:
         weights = sum(v.const_value.nbytes for v in program.model.graph.initializers.values()
                       if v.const_value is not None)
-    except AttributeError:  # another exporter version: its save() applies its own limit
-        weights = 0
-    program.save(str(path), external_data=weights > SINGLE_FILE_LIMIT)
+    except AttributeError:  # another exporter version: its save() may apply its own limit (and need a path)
+        weights = None
+    if weights is not None and weights <= SINGLE_FILE_LIMIT:
+        write_atomically(path, lambda f: program.save(f, external_data=False))
+        if data.exists():
+            data.unlink()  # an earlier export's weights: they would be taken for this one's
+        return [path]
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp{os.getpid()}.", dir=path.parent))
+    try:
+        program.save(str(folder / path.name), external_data=weights is not None)
+        if (folder / data.name).exists():
+            os.replace(folder / data.name, data)
+        elif data.exists():
+            data.unlink()  # an earlier export's weights: they would be taken for this one's
+        os.replace(folder / path.name, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    fsync_dir(path.parent)
     return [path, data] if data.exists() else [path]
 
 

@@ -21,17 +21,26 @@ its URL and the exact path to put it at. Socket timeout: ``TUBELET_DOWNLOAD_TIME
 from __future__ import annotations
 
 import hashlib
+import http.client
+import json
 import os
+import pickletools
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
+from typing import Any
 
 from .errors import CheckpointError, UsageError
-from .models._pretrained import Source, Weights
 
 __all__ = ["home", "weights_dir", "is_offline", "fetch", "cached_path", "sha256sum"]
 
 _CHUNK = 1 << 20
+
+#: a :class:`tubelet.models.Weights` entry and one of its download sources: the hub only reads their fields, so it
+#: imports nothing of tubelet.models (which calls the hub to fetch files)
+Weights = Any
+Source = Any
 
 
 def home() -> Path:
@@ -120,6 +129,12 @@ def verify(path: str | os.PathLike, w: Weights, fresh: bool = False, record: boo
         raise CheckpointError(f"{path}: sha256 {digest[:16]}... does not match the {what} {expected[:16]}... of "
                               f"{w.name} ({_where(w)}): the file is corrupt or not this checkpoint; {action}")
     if expected is None and record_new:
+        problem = checkpoint_problem(path)  # never pin the hash of a cut or foreign file as the reference
+        if problem is not None:
+            if fresh:
+                path.unlink(missing_ok=True)
+            raise CheckpointError(f"{path}: {problem}, so it is not the file of {w.name} ({_where(w)}); its hash was "
+                                  f"not recorded" + ("; the download was deleted" if fresh else ""))
         record.parent.mkdir(parents=True, exist_ok=True)
         tmp = record.with_suffix(".tmp")
         tmp.write_text(f"{digest}  {w.local_name}\n")
@@ -280,6 +295,11 @@ def _download(url: str, dest: Path, w: Weights, progress: bool) -> None:
             raise
         with open(part, "rb+") as f:
             os.fsync(f.fileno())
+        problem = checkpoint_problem(part)
+        if problem is not None and (_truncated(problem) or not (w.sha256 or w.sha256_prefix)):
+            if not _truncated(problem):  # not a checkpoint at all (a web page...): nothing to resume
+                part.unlink(missing_ok=True)
+            raise _TransferError(f"{url}: the download is incomplete or not a checkpoint: {problem}")
         try:
             verify(part, w, fresh=True)
         except CheckpointError as e:
@@ -328,7 +348,11 @@ def _transfer(url: str, part: Path, w: Weights, progress: bool) -> None:
                 while True:
                     try:
                         chunk = resp.read(_CHUNK)
-                    except (OSError, ValueError) as e:  # timeouts, resets, IncompleteRead
+                    except (OSError, ValueError, http.client.HTTPException) as e:  # timeouts, resets, IncompleteRead
+                        partial = getattr(e, "partial", None)  # what a cut chunked body delivered: kept to resume
+                        if isinstance(partial, bytes) and partial:
+                            f.write(partial)
+                            received += len(partial)
                         raise _TransferError(f"{url}: transfer cut after {received:,} bytes "
                                              f"({type(e).__name__}: {e})") from None
                     if not chunk:
@@ -340,7 +364,7 @@ def _transfer(url: str, part: Path, w: Weights, progress: bool) -> None:
         finally:
             if bar is not None:
                 bar.close()
-        if total is not None and length and received < total:
+        if total is not None and received < total:  # Content-Length, else the published size
             raise _TransferError(f"{url}: transfer cut after {received:,} of {total:,} bytes")
 
 
@@ -352,3 +376,108 @@ def is_available_locally(w: Weights) -> bool:
     if folder is not None and (folder / w.local_name).is_file():
         return True
     return _hf_cached(w) is not None
+
+
+# ------------------------------------------------------------------------------------------------ is the file whole?
+_TRUNCATED = "truncated"  # the word that marks a problem as a cut transfer (resumable), not a foreign file
+_MAX_SAFETENSORS_HEADER = 100_000_000  # the safetensors format's own limit
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # the first pickle of a legacy torch.save file
+
+
+def _truncated(problem: str) -> bool:
+    return problem.startswith(_TRUNCATED)
+
+
+def checkpoint_problem(path: str | os.PathLike) -> str | None:
+    """Why ``path`` is not a whole checkpoint, or None: a structural check of the formats torch.save and safetensors
+    write, without reading any tensor. A zip archive (torch.save, TorchScript) must open (its directory is the last
+    thing in the file), a safetensors file must be as long as its header says, a pickle (torch.save's legacy format)
+    must run to its end; an empty file, or one in none of these formats, is no checkpoint. A problem that starts
+    with "truncated" is a cut transfer (the rest may be resumed)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return "empty (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(16)
+        if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+            try:
+                with zipfile.ZipFile(f) as z:
+                    end = max((i.header_offset + i.compress_size for i in z.infolist()), default=0)
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+                return f"{_TRUNCATED} or damaged zip archive of {size:,} bytes (torch.save's format): {e}"
+            if end > size:
+                return f"{_TRUNCATED} zip archive: its members reach byte {end:,} of a {size:,}-byte file"
+            return None
+        n = int.from_bytes(head[:8], "little")
+        if len(head) > 8 and 2 <= n <= _MAX_SAFETENSORS_HEADER and head[8:9] == b"{":
+            return _safetensors_problem(f, n, size)
+        if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:
+            f.seek(0)
+            return _pickle_problem(f, size)
+    return f"not a checkpoint: no zip, safetensors or pickle starts with the bytes {head[:8].hex(' ')}"
+
+
+def _safetensors_problem(f, n: int, size: int) -> str | None:
+    if 8 + n > size:
+        return f"{_TRUNCATED} safetensors file: its header alone is {n:,} bytes, the file {size:,}"
+    f.seek(8)
+    try:
+        header = json.loads(f.read(n).decode("utf-8"))
+        end = max((int(e["data_offsets"][1]) for k, e in header.items() if k != "__metadata__"), default=0)
+    except (UnicodeDecodeError, ValueError, RecursionError, KeyError, IndexError, TypeError, AttributeError) as e:
+        return f"a safetensors file whose header is damaged ({type(e).__name__})"
+    if 8 + n + end > size:
+        return f"{_TRUNCATED} safetensors file: its tensors end at byte {8 + n + end:,}, the file at {size:,}"
+    return None
+
+
+#: bytes per element of the storage classes a legacy torch.save pickle names
+_STORAGE_ITEMSIZE = {"FloatStorage": 4, "DoubleStorage": 8, "HalfStorage": 2, "BFloat16Storage": 2, "LongStorage": 8,
+                     "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1,
+                     "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16}
+
+
+def _pickle_problem(f, size: int) -> str | None:
+    """Walk the pickles of a legacy torch.save file (magic number, protocol, system info, the object, the storage
+    keys) or of a plain pickle, by their opcodes: nothing is unpickled, so nothing runs. The object's storage records
+    (``("storage", torch.FloatStorage, key, location, numel)``) give the length of the data after the pickles (per
+    storage: an 8-byte element count, then its bytes)."""
+    def walk() -> list:
+        """One pickle's opcode arguments in order (GLOBALs as "module name", memo lookups resolved), every opcode
+        without one as ``None``."""
+        memo, values = {}, [None]
+        for op, arg, _ in pickletools.genops(f):  # raises on a pickle cut before its STOP
+            if op.name in ("BINPUT", "LONG_BINPUT", "PUT"):
+                memo[arg] = values[-1]
+            elif op.name == "MEMOIZE":
+                memo[len(memo)] = values[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+                values.append(memo.get(arg))
+            elif op.name == "STACK_GLOBAL" and len(values) > 2:  # protocol 4+: module and name pushed before
+                values[-2:] = [f"{values[-2]} {values[-1]}"]
+            else:
+                values.append(arg)
+        return values
+
+    try:
+        if _TORCH_LEGACY_MAGIC not in walk():
+            return None  # a plain pickle, whole
+        walk(), walk()  # the protocol version, the system info
+        values, keys = walk(), walk()  # the object, the storage keys
+    except (ValueError, EOFError, IndexError) as e:
+        return f"{_TRUNCATED} pickle of {size:,} bytes (torch.save's legacy format is pickles): {e}"
+    nbytes = {}  # storage key -> bytes, from the object's storage records
+    for i, v in enumerate(values[:-4]):
+        if v == "storage" and isinstance(values[i + 1], str) and values[i + 1].startswith("torch "):
+            itemsize = _STORAGE_ITEMSIZE.get(values[i + 1].split(" ", 1)[1])
+            key, numel = values[i + 2], values[i + 4]
+            if itemsize and isinstance(key, str) and isinstance(numel, int):
+                nbytes[key] = numel * itemsize
+    keys = [k for k in keys if isinstance(k, str)]
+    if keys and all(k in nbytes for k in keys):
+        end = f.tell() + sum(8 + nbytes[k] for k in keys)
+    else:  # a storage type this check does not know: at least the element counts
+        end = f.tell() + 8 * len(keys)
+    if size < end:
+        return f"{_TRUNCATED} legacy torch.save file: its {len(keys)} tensors end at byte {end:,}, the file at {size:,}"
+    return None

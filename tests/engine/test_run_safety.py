@@ -123,7 +123,8 @@ def test_overwrite_removes_the_previous_runs_files_and_nothing_else(synthetic_ro
 # -- 2. Ctrl-C / SIGTERM save where training stopped; --resume keeps the run's config -----------------------------
 
 #: the training process, each micro-batch slowed to 0.4 s so that a signal lands mid-run (the numbers are unchanged)
-_SLOW_TRAIN = ("import sys, time\nimport torch\ntorch.set_num_threads(2)  # as tests/conftest.py: the same numbers\n"
+_SLOW_TRAIN = (f"import sys, time\nimport torch\ntorch.set_num_threads({torch.get_num_threads()})  # as this process "
+               "(tests/conftest.py): the same numbers\n"
                "import tubelet.engine.train as T\nloss = T._loss\n"
                "def slow(*a, **k):\n    time.sleep(0.4)\n    return loss(*a, **k)\n"
                "T._loss = slow\nfrom tubelet.cli import main\nsys.exit(main(sys.argv[1:]))\n")

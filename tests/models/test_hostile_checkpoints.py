@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -236,6 +237,134 @@ def test_swin_file_with_a_key_missing_or_extra(tmp_path, swin_sd):
         extra = {**swin_sd, extra_key: torch.zeros(2)}
         with pytest.raises(CheckpointError, match=r"extra\.pth: "):
             _load_swin(_save(extra, tmp_path / "extra.pth"))
+
+
+# ---- keys the architecture is not read from: the strict load names them (issue 23) -----------------------------------
+
+def _official_swin(sd: dict, window=(2, 4, 4)) -> dict:
+    """The mmcv runner layout of the official Video Swin code: ``backbone.*`` and ``cls_head.fc_cls.*`` under
+    ``state_dict``, with the ``relative_position_index`` buffer it stores in every block."""
+    from tubelet.models.video_swin import relative_position_index
+
+    out = {}
+    for k, v in sd.items():
+        out[k.replace("head.", "cls_head.fc_cls.") if k.startswith("head.") else "backbone." + k] = v
+        if k.endswith(".attn.relative_position_bias_table"):
+            out["backbone." + k.replace("bias_table", "index")] = relative_position_index(window)
+    return {"meta": {"epoch": 30, "mmcv_version": "1.3.1"}, "state_dict": out}
+
+
+def test_official_swin_file_with_one_extra_key_names_it(tmp_path, swin_sd):
+    """An otherwise valid official Video Swin file with ``layers.final.scale`` added: the architecture (the window
+    too, from the tables) is read past the key, and the strict load names it."""
+    no_window = {k: v for k, v in SWIN.items() if k != "window_size"}
+    model = tubelet.create_model("swin3d_tiny", checkpoint_path=_save(_official_swin(swin_sd), tmp_path / "ok.pth"),
+                                 **no_window)
+    assert _same(model, swin_sd) and list(model.model_args["window_size"]) == SWIN["window_size"]
+    extra = _official_swin(swin_sd)
+    extra["state_dict"]["backbone.layers.final.scale"] = torch.ones(1)
+    path = _save(extra, tmp_path / "extra.pth")
+    for options in (SWIN, no_window):
+        with pytest.raises(CheckpointError, match=r"extra\.pth: does not fit swin3d_tiny: 1 unexpected "
+                                                  r"\(layers\.final\.scale\)$"):
+            tubelet.create_model("swin3d_tiny", checkpoint_path=path, **options)
+
+
+UF_DENSE = dict(depth=[1, 1, 2, 1], embed_dim=[16, 32, 64, 64], head_dim=32)
+UF_LIGHT = dict(depth=[1, 1, 2, 2], embed_dim=[16, 32, 64, 128], head_dim=16, num_classes=5,
+                prune_ratio=[[], [], [1, 0.5], [0.5, 0.5]], trade_off=[[], [], [1, 0.5], [0.5, 0.5]])
+_ODD_KEYS = {  # variant: its options, and (key, tensor, what the strict load says of it) cases
+    "swin3d_tiny": (SWIN, [
+        ("layers.final.scale", torch.ones(1), "unexpected"),  # a name where the stage number should be
+        ("layers.", torch.ones(1), "unexpected"),  # too few parts
+        ("layers.0.blocks.", torch.ones(1), "unexpected"),
+        ("layers.0.blocks.x.foo", torch.ones(2), "unexpected"),
+        ("layers.1.blocks.².foo", torch.ones(2), "unexpected"),  # a digit int() does not read
+        ("layers.9.blocks.0.mlp.fc1.weight", torch.ones(2, 2), "unexpected"),  # a stage after a gap
+        ("layers.0.blocks.0.attn.relative_position_bias_table", torch.ones(147), "mis-shaped"),  # rank 1, not 2
+        ("layers.3.blocks.0.attn.relative_position_bias_table", torch.tensor(1.0), "mis-shaped"),
+        ("patch_embed.proj.weight", torch.ones(16, 3, 4), "mis-shaped"),  # neither a 2-D nor a 3-D kernel
+        ("layers.0.blocks.0.mlp.fc1.weight", torch.ones(64), "mis-shaped"),
+        ("head.weight", torch.ones(5), "mis-shaped"),
+    ]),
+    "uniformer_small": (UF, [
+        ("blocks3.7.mlp.fc1.weight", torch.ones(2, 2), "unexpected"),  # a block after a gap
+        ("blocks1.².x", torch.ones(2), "unexpected"),
+        ("blocks2.", torch.ones(2), "unexpected"),
+        ("patch_embed2.proj.weight", torch.ones(32, 16), "mis-shaped"),  # rank 2: no temporal kernel to read
+        ("patch_embed1.proj.weight", torch.ones(16, 3), "mis-shaped"),
+        ("head.weight", torch.ones(5), "mis-shaped"),
+    ]),
+    "uniformer_small_dense": (UF_DENSE, [
+        ("blocks3.9.mlp.fc1.weight", torch.ones(2, 2), "unexpected"),
+        ("blocks2.².x", torch.ones(2), "unexpected"),
+    ]),
+    "uniformer_xxs_2d": (UF_LIGHT, [
+        ("blocks4.9.mlp.fc1.weight", torch.ones(2, 2), "unexpected"),
+        ("blocks1.³.x", torch.ones(2), "unexpected"),
+    ]),
+}
+
+
+@pytest.fixture(scope="module")
+def odd_key_files(tmp_path_factory):
+    """One valid file per variant of :data:`_ODD_KEYS` (its state dict kept to compare)."""
+    folder, made = tmp_path_factory.mktemp("odd_keys"), {}
+    for name, (options, _) in _ODD_KEYS.items():
+        torch.manual_seed(0)
+        sd = tubelet.create_model(name, **options).state_dict()
+        made[name] = sd, _save(sd, folder / f"{name}.pth")
+    return made
+
+
+@pytest.mark.parametrize("name, key, value, what", [
+    pytest.param(name, key, value, what, id=f"{name}-{key}") for name, (_, cases) in _ODD_KEYS.items()
+    for key, value, what in cases])
+def test_architecture_is_read_past_keys_it_does_not_understand(tmp_path, odd_key_files, name, key, value, what):
+    """A key of an unknown form or a tensor of an unexpected rank is ignored when the architecture is inferred from
+    the keys (no ValueError / IndexError from parsing it): the strict load names it in a CheckpointError."""
+    sd, good = odd_key_files[name]
+    options = _ODD_KEYS[name][0]
+    assert _same(tubelet.create_model(name, checkpoint_path=good, **options), sd)
+    path = _save({**sd, key: value}, tmp_path / "odd.pth")
+    with pytest.raises(CheckpointError, match=rf"odd\.pth: does not fit {name}: 1 {what} \({re.escape(key)}"):
+        tubelet.create_model(name, checkpoint_path=path, **options)
+
+
+@pytest.fixture(scope="module")
+def v2_meta_sd():
+    with torch.device("meta"):
+        return tubelet.create_model("uniformerv2_b16", n_layers=2, no_lmhra=False, num_classes=5).state_dict()
+
+
+@pytest.mark.parametrize("key, value, undetermined", [
+    ("transformer.resblocks.final.scale", torch.ones(1), ()),
+    ("transformer.resblocks.", torch.ones(1), ()),
+    # a layer after a gap: the count is left to the model's options (the strict load names the stray block)
+    ("transformer.resblocks.13.attn.in_proj_weight", torch.ones(2, 2), ("layers",)),
+    ("transformer.dec.final.scale", torch.ones(1), ()),
+    ("transformer.dec.².x", torch.ones(1), ()),
+    ("transformer.dec.5.mlp.c_fc.weight", torch.ones(2, 2), ("n_layers",)),
+    ("positional_embedding", torch.tensor(1.0), ("input_resolution",)),  # rank 0: no token count
+    ("transformer.dec.0.mlp.c_fc.weight", torch.ones(3072), ("mlp_factor",)),  # rank 1: no ratio
+    ("transformer.resblocks.0.lmhra1.pos_embed.1.weight", torch.ones(512), ("dw_reduction",)),
+    ("conv1.weight", torch.ones(768, 3), ("width", "patch_size", "input_resolution", "dw_reduction")),
+    ("transformer.proj.2.weight", torch.ones(5), ("num_classes",)),
+])
+def test_uniformerv2_architecture_is_read_past_keys_it_does_not_understand(v2_meta_sd, key, value, undetermined):
+    """UniFormerV2 (a ViT-B: shapes only, on the meta device): the inference ignores keys it does not understand and
+    leaves out what a tensor of an unexpected rank cannot tell; the rest is what the intact weights give."""
+    from tubelet.models import uniformerv2
+
+    sd = v2_meta_sd
+    clean = uniformerv2.checkpoint_arch(sd, "v2.pth")
+    assert clean["layers"] == 12 and clean["n_layers"] == 2 and clean["input_resolution"] == 224
+    assert clean["mlp_factor"] == 4.0 and clean["dw_reduction"] == 1.5 and clean["num_classes"] == 5
+    got = uniformerv2.checkpoint_arch({**sd, key: value.to("meta")}, "v2.pth")
+    expected = {k: v for k, v in clean.items() if k not in undetermined}
+    if "num_classes" in undetermined:
+        expected["num_classes"] = None
+    assert got == expected
 
 
 @pytest.mark.filterwarnings("ignore:.*(quantized|TypedStorage).*:UserWarning")  # torch's own deprecations

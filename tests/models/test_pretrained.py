@@ -6,12 +6,14 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import re
 
 import pytest
 import torch
 
 import tubelet
 from tubelet import CheckpointError
+from tubelet.errors import UsageError
 from tubelet.data.presets import SAMPLERS
 from tubelet.labels import available, load_labels
 from tubelet.models._pretrained import Weights, all_weights, get_weights, list_pretrained, register_weights
@@ -145,8 +147,36 @@ def test_token_labeling_file_resolved_by_name_or_tag(tl_file):
         assert not torch.allclose(dim64(x), expected, atol=1e-3)
     assert get_weights("uniformer_small_2d", "in1k_tl").options == {"aux_head": True, "head_dim": 64}
     assert get_weights("uniformer_small_hd32_2d", "in1k_tl").availability == "manual"
-    with pytest.raises(Exception, match="fixed"):
+    with pytest.raises(UsageError, match="is fixed by the variant"):
         tubelet.create_model("uniformer_small_hd32_2d", head_dim=64)
+
+
+@pytest.mark.parametrize("name, head_dim, right, right_options", [
+    ("uniformer_small_2d", 64, "uniformer_small_2d", dict(head_dim=64, aux_head=True)),
+    ("uniformer_small_plus_2d", 32, "uniformer_small_plus_2d", dict(aux_head=True)),
+    ("uniformer_small_plus_2d", 64, "uniformer_small_plus_dim64_2d", dict(aux_head=True)),
+])
+def test_token_labeling_advice_followed_literally_loads(tmp_path, name, head_dim, right, right_options):
+    """Issue 23: the trap's error advises a call for each head_dim; that very call loads the file (``aux_head`` read
+    from the weights), into the model one builds with the right options and the same weights. (The head_dim-32
+    advice for uniformer_small_2d names a variant with the auxiliary head: see
+    test_token_labeling_file_resolved_by_name_or_tag.)"""
+    torch.manual_seed(0)
+    reference = tubelet.create_model(right, **right_options).eval()
+    assert reference.aux_head is not None and reference.model_args["head_dim"] == head_dim
+    path = tmp_path / "tl.pth"
+    torch.save({"state_dict": reference.state_dict(), "epoch": 299}, path)
+    with pytest.raises(CheckpointError) as first:
+        tubelet.create_model(name, checkpoint_path=path)
+    advice = re.search(rf"head_dim={head_dim} \([^)]*\): "
+                       r"create_model\('(\w+)', checkpoint_path=\.\.\.((?:, \w+=\d+)*)\)", str(first.value))
+    assert advice, str(first.value)
+    advised_name, advised_options = advice[1], {k: int(v) for k, v in re.findall(r", (\w+)=(\d+)", advice[2])}
+    model = tubelet.create_model(advised_name, checkpoint_path=path, **advised_options).eval()
+    assert model.model_args["head_dim"] == head_dim and model.model_args["aux_head"] is True
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(model(x), reference(x))
 
 
 # -- the default entries, end to end in their real layouts ---------------------------------------------------------

@@ -198,7 +198,7 @@ def test_interface():
     assert model.get_classifier() is model.head
     model.reset_classifier(3)
     assert model.head.out_features == model.head_cls.out_features == 3
-    with pytest.raises(Exception, match="no classifier"):
+    with pytest.raises(UsageError, match="no classifier"):
         tiny(dense=True, num_classes=0).get_classifier()
 
 

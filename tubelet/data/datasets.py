@@ -35,7 +35,7 @@ from ..errors import AnnotationError, UsageError
 from .decode import VideoDecodeError, VideoReader
 
 __all__ = ["AnnotationError", "VideoDataset", "read_list_file", "read_kinetics_csv", "read_ssv2", "read_class_folders",
-           "VIDEO_EXTENSIONS"]
+           "read_class_names", "VIDEO_EXTENSIONS"]
 
 _log = logging.getLogger("tubelet.data")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg")
@@ -498,3 +498,31 @@ class VideoDataset(torch.utils.data.Dataset):
                     self.num_skipped += 1
                     _log.warning("skipping broken video (%d so far): %s", self.num_skipped, e)
         raise VideoDecodeError(f"every one of the {len(self.samples)} videos failed to decode")
+
+
+def read_class_names(spec: str) -> list[str]:
+    """Class names from ``spec``: a text file (one name per line), an SSv2-style labels json (``{"name": "index"}``),
+    or a shipped list by name or short name (``k400``, ``k600``, ``k700``, ``k710``, ``sthv2``, ...).
+
+    Files are read as annotation files are (UTF-8, a byte-order mark allowed, binary files refused).
+
+    Raises:
+        UsageError: ``spec`` is neither a file nor a shipped list. AnnotationError: a file that cannot be read or
+            parsed (naming the file and the line or JSON key), or a JSON file whose indices are not 0..N-1.
+    """
+    from ..labels import ALIASES, available, load_labels
+
+    if os.path.isfile(spec):
+        if spec.endswith(".json"):
+            table = _ssv2_labels(spec)
+            if sorted(table.values()) != list(range(len(table))):
+                raise AnnotationError(f"{spec}: class indices must be 0..{len(table) - 1}, each once")
+            return [name for name, _ in sorted(table.items(), key=lambda kv: kv[1])]
+        names = [line.strip() for line in _read_text(spec).splitlines() if line.strip()]
+        if not names:
+            raise AnnotationError(f"{spec}: no class names")
+        return names
+    name = ALIASES.get(spec, spec)
+    if name not in available():
+        raise UsageError(f"{spec!r} is neither a file nor a shipped list ({', '.join(available())})")
+    return list(load_labels(name))

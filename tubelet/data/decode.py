@@ -15,6 +15,10 @@ only regular files are opened (a FIFO or device cannot block), always as local f
 protocol), with no access to other files or URLs (playlists); text and still images that FFmpeg would read as a
 "video", absurd frame sizes (checked before anything is decoded) and more than :data:`MAX_PACKETS` packets are refused.
 A file cut short (a recording that stopped mid-write) exposes the frames that are really there, with a warning.
+A file damaged in the middle (a packet the decoder refuses) is read as the ``ffmpeg`` tool reads it, the refused packet
+skipped and the damage concealed until the next keyframe, but never silently: frames served from a damaged stretch
+come with a warning naming the file and the frames, and a requested frame that the decoder cannot deliver at all is a
+:class:`VideoDecodeError`.
 """
 from __future__ import annotations
 
@@ -48,6 +52,28 @@ _KEEP, _DISCARD, _CORRUPT = 0, 1, 2
 
 class _Overshoot(Exception):
     """A seek landed after the keyframe it aimed at."""
+
+
+class _Damage:
+    """What the decoder refused during one decode pass (filled by :meth:`VideoReader._decoded`).
+
+    Attributes:
+        refused: ``(pts, error)`` of each packet the decoder refused, in decode order (pts None if absent).
+        after: True while the frames being delivered follow a refused packet and no intact keyframe has been presented
+            since (the damaged stretch as seen in presentation order; used where there is no index).
+        corrupt: timestamps of frames FFmpeg itself flagged as corrupt (concealed errors).
+    """
+
+    def __init__(self) -> None:
+        self.refused: list[tuple[int | None, str]] = []
+        self.after = False
+        self.corrupt: set[int] = set()
+        self.stretches: tuple[tuple[int, int], dict] = ((0, 0), {})  # (what they were computed from, stretches)
+
+    def reason(self) -> str:
+        errors = list(dict.fromkeys(e for _, e in self.refused))
+        n = len(self.refused)
+        return f"the decoder refused {n} packet{'s' * (n != 1)}: {'; '.join(errors[:2])}"
 
 
 class VideoReader:
@@ -192,6 +218,8 @@ class VideoReader:
             self._key_dts = np.frombuffer(key_dts, np.int64)
             self._key_dts = np.where(self._key_dts == _NONE, self._key_pts, self._key_dts)
             self._seek_by_dts = False  # see _decode_group
+            self._frame_pos = None  # decode position of each frame (see _damaged_stretches)
+            self._warned: set = set()  # damaged stretches already reported (see _warn_damage)
             self.scan = bool((self._key_pts[1:] <= self._key_pts[:-1]).any())  # keyframes out of order: no groups
         if self.scan:
             self._count_by_decoding()
@@ -205,12 +233,21 @@ class VideoReader:
         """Scan mode: the frame count is what a sequential decode delivers."""
         self._open()
         n = 0
+        damage, damaged = _Damage(), []
         try:
-            for _ in self._decoded():
+            for frame in self._decoded(damage=damage):
+                if damage.after or frame.is_corrupt:
+                    damaged.append(n)
                 n += 1
         except Exception as e:  # noqa: BLE001
             raise VideoDecodeError(f"{self.path}: cannot be decoded ({type(e).__name__}: {e})") from None
         self.num_frames = n  # the container is at its end: the first request reopens it
+        if n and (damage.refused or damaged):  # the whole stream was decoded: say now what is damaged, once
+            refused = f"{damage.reason()}; their frames are lost" if damage.refused else \
+                "FFmpeg flagged frames corrupt"
+            stretch = f": frames {_ranges(damaged)} of those it delivers are damaged (concealed)" if damaged else ""
+            warnings.warn(f"{self.path}: damaged ({refused}){stretch}; reading the {n} frames it delivers",
+                          RuntimeWarning, stacklevel=4)
 
     def _timing(self) -> None:
         """fps and duration: the container's average rate if plausible, else from the timestamps."""
@@ -316,8 +353,9 @@ class VideoReader:
             except Exception as e:  # noqa: BLE001
                 raise VideoDecodeError(f"{self.path}: cannot be opened again ({type(e).__name__}: {e})") from None
             following = 0  # index of the next frame to deliver
+            damage, warned = _Damage(), set()
             try:
-                for frame in self._decoded(container=container, stream=stream):
+                for frame in self._decoded(container=container, stream=stream, damage=damage):
                     if following >= self.num_frames:
                         break
                     if self.scan:
@@ -330,6 +368,9 @@ class VideoReader:
                             continue
                         if i > following:
                             break  # frames [following, i) did not turn up: reported below
+                        if frame.is_corrupt:
+                            damage.corrupt.add(frame.pts)
+                        self._warn_damage([i], damage, warned)
                     yield torch.from_numpy(self._rgb(frame))
                     following = i + 1
             except VideoDecodeError:
@@ -337,8 +378,8 @@ class VideoReader:
             except Exception as e:  # noqa: BLE001
                 raise VideoDecodeError(f"{self.path}: cannot be decoded ({type(e).__name__}: {e})") from None
             if following < self.num_frames:
-                raise VideoDecodeError(f"{self.path}: frames from {following} on could not be decoded (truncated or "
-                                       f"corrupt)")
+                why = damage.reason() if damage.refused else "truncated or corrupt"
+                raise VideoDecodeError(f"{self.path}: frames from {following} on could not be decoded ({why})")
         finally:
             if container is not None:
                 container.close()
@@ -354,11 +395,12 @@ class VideoReader:
             raise IndexError(f"{self.path}: frame indices {bad[:5]} outside [0, {self.num_frames})")
         if self._container is None:
             raise VideoDecodeError(f"{self.path}: the reader is closed")
+        damage = _Damage()
         try:
-            if self.scan:
+            if self.scan:  # damage was found and reported when the frames were counted
                 found = self._scan_frames(set(indices))
             else:
-                by_pts = self._seek_frames({int(self._pts[i]) for i in indices})
+                by_pts = self._seek_frames({int(self._pts[i]) for i in indices}, damage)
                 found = {i: by_pts[int(self._pts[i])] for i in set(indices) if int(self._pts[i]) in by_pts}
         except VideoDecodeError:
             raise
@@ -367,17 +409,82 @@ class VideoReader:
             raise VideoDecodeError(f"{self.path}: cannot be decoded ({type(e).__name__}: {e})") from None
         missing = sorted(set(indices) - found.keys())
         if missing:
-            raise VideoDecodeError(f"{self.path}: frames {missing[:5]} could not be decoded (truncated or corrupt)")
+            why = damage.reason() if damage.refused else "truncated or corrupt"
+            raise VideoDecodeError(f"{self.path}: frames {missing[:5]} could not be decoded ({why})")
+        if not self.scan:
+            self._warn_damage(sorted(found), damage, self._warned)
         return torch.from_numpy(np.stack([found[i] for i in indices]))
 
-    def _decoded(self, first_ok: Callable | None = None, container=None, stream=None) -> Iterator:
+    def _damaged_stretches(self, damage: _Damage) -> dict[int, tuple[np.ndarray, list[int], list[int], str]]:
+        """Seek mode: the stretches of frames that the refused packets damage, keyed by where each ends in decode
+        order (the next keyframe): the frames decoded from the first damaged packet (refused, or giving a frame FFmpeg
+        flags corrupt) up to there, as indices in presentation order; the frames whose packets were refused; those
+        flagged corrupt; the decoder's error."""
+        def locate(pts: int) -> tuple[int, int, list[int]]:
+            r = self._position(pts)
+            j = int(np.searchsorted(self._key_pos, r, side="right"))
+            end = int(self._key_pos[j]) if j < len(self._key_pos) else len(self._all_pts)
+            i = int(np.searchsorted(self._pts, pts))
+            return r, end, [i] if i < self.num_frames and int(self._pts[i]) == pts else []
+
+        stretches: dict[int, list] = {}
+        for pts, error in damage.refused:
+            if pts is None or self._position(pts) >= len(self._all_pts):
+                continue  # not a packet of the index
+            r, end, own = locate(pts)
+            entry = stretches.setdefault(end, [r, [], [], error])
+            entry[0], entry[1] = min(entry[0], r), entry[1] + own
+        for pts in damage.corrupt:  # a concealed frame in a stretch with a refused packet: the damage began there
+            if self._position(pts) < len(self._all_pts):
+                r, end, own = locate(pts)
+                if end in stretches:
+                    entry = stretches[end]
+                    entry[0], entry[2] = min(entry[0], r), entry[2] + own
+        if stretches and self._frame_pos is None:  # decode position of every frame of the index
+            self._frame_pos = self._decode_pos[np.searchsorted(self._all_pts, self._pts)]
+        return {end: (np.flatnonzero((self._frame_pos >= start) & (self._frame_pos < end)), sorted(refused),
+                      sorted(corrupt), error) for end, (start, refused, corrupt, error) in stretches.items()}
+
+    def _warn_damage(self, served: list[int], damage: _Damage, warned: set) -> None:
+        """Seek mode: warn, once per damaged stretch (``warned`` holds those already reported), when ``served`` frames
+        lie in a stretch damaged by a refused packet, or were flagged corrupt by FFmpeg."""
+        stretches = {}
+        if damage.refused:
+            if damage.stretches[0] != (len(damage.refused), len(damage.corrupt)):  # once per change, not per frame
+                damage.stretches = ((len(damage.refused), len(damage.corrupt)), {
+                    end: (set(stretch.tolist()), stretch, *rest)
+                    for end, (stretch, *rest) in self._damaged_stretches(damage).items()})
+            stretches = damage.stretches[1]
+            for end, (members, stretch, refused, corrupt, error) in stretches.items():
+                hit = sorted(members.intersection(served))
+                if not hit or ("stretch", end) in warned:
+                    continue
+                warned.add(("stretch", end))
+                many = "s" * (len(refused) > 1)
+                whose = f"the packet{many} of frame{many} {_ranges(refused)}" if refused else "a packet"
+                flagged = f" and FFmpeg flagged frame{'s' * (len(corrupt) > 1)} {_ranges(corrupt)} corrupt" \
+                    if corrupt else ""
+                warnings.warn(f"{self.path}: damaged: the decoder refused {whose} ({error}){flagged}; frames "
+                              f"{_ranges(stretch.tolist())} (up to the next keyframe) are concealed or lost; frames "
+                              f"served from them: {_ranges(hit)}", RuntimeWarning, stacklevel=3)
+        corrupt = sorted(i for i in served if int(self._pts[i]) in damage.corrupt and ("corrupt", i) not in warned
+                         and not any(i in members for members, *_ in stretches.values()))
+        if corrupt:
+            warned.update(("corrupt", i) for i in corrupt)
+            warnings.warn(f"{self.path}: damaged: FFmpeg flagged frame{'s' * (len(corrupt) > 1)} {_ranges(corrupt)} "
+                          f"corrupt (errors it concealed); served as decoded", RuntimeWarning, stacklevel=3)
+
+    def _decoded(self, first_ok: Callable | None = None, container=None, stream=None,
+                 damage: _Damage | None = None) -> Iterator:
         """Frames from the current position to the end. A packet the decoder rejects is skipped (FFmpeg conceals
-        the damage in the frames that follow, as the ``ffmpeg`` tool does); an unreadable tail ends the stream.
+        the damage in the frames that follow, as the ``ffmpeg`` tool does) and recorded in ``damage``, so that the
+        caller can say which frames it serves from a damaged stretch; an unreadable tail ends the stream.
 
         Args:
             first_ok: called with the first packet read; if it returns False, :class:`_Overshoot` is raised.
             container, stream: another container opened on the same file and its video stream (iteration);
                 default: the reader's own.
+            damage: where refused packets are recorded; ``damage.after`` is kept up to date for each frame delivered.
         """
         import av
 
@@ -397,9 +504,17 @@ class VideoReader:
                 first_ok = None
             try:
                 frames = ctx.decode(packet)
-            except av.FFmpegError:
+            except av.FFmpegError as e:
                 frames = []
-            yield from frames
+                if damage is not None and packet is not None:
+                    refused = (packet.pts, f"{type(e).__name__}: {e}")
+                    if refused not in damage.refused:  # not again when a request decodes a stretch twice
+                        damage.refused.append(refused)
+                    damage.after = True
+            for frame in frames:
+                if damage is not None and damage.after and frame.key_frame and not frame.is_corrupt:
+                    damage.after = False  # an intact keyframe: the damaged stretch is over
+                yield frame
             if packet is None:
                 return
 
@@ -428,24 +543,26 @@ class VideoReader:
             self._scan_next += 1
         return found
 
-    def _seek_frames(self, wanted: set[int]) -> dict[int, np.ndarray]:
+    def _seek_frames(self, wanted: set[int], damage: _Damage) -> dict[int, np.ndarray]:
         """Seek mode: decode the group of pictures of each wanted timestamp from its keyframe; if the demuxer lands
-        past a keyframe (imprecise seeking), or a frame does not turn up, decode from the start instead."""
+        past a keyframe (imprecise seeking), or a frame does not turn up, decode from the start instead. Packets the
+        decoder refuses and frames it flags corrupt are recorded in ``damage``."""
         groups: dict[int, set[int]] = {}
         for p in sorted(wanted):
             k = max(int(np.searchsorted(self._key_pts, p, side="right")) - 1, 0)
             groups.setdefault(k, set()).add(p)
         found: dict[int, np.ndarray] = {}
         for k, targets in groups.items():
-            if not self._decode_group(k, targets, found):
+            if not self._decode_group(k, targets, found, damage):
                 break
-        rest = wanted - found.keys()
+        # the frame of a refused packet never turns up, however the decoding starts
+        rest = wanted - found.keys() - {p for p, _ in damage.refused}
         if rest:  # the slow, sure way: everything from the start
             self._open()
-            self._collect(self._decoded(), rest, found)
+            self._collect(self._decoded(damage=damage), rest, found, damage)
         return found
 
-    def _decode_group(self, k: int, targets: set[int], found: dict[int, np.ndarray]) -> bool:
+    def _decode_group(self, k: int, targets: set[int], found: dict[int, np.ndarray], damage: _Damage) -> bool:
         """Seek to keyframe ``k`` and decode forward until the targets are passed; False if no seek landed at or before
         the keyframe (in decode order), which would make the frames differ from sequential decoding.
 
@@ -459,8 +576,8 @@ class VideoReader:
         for ts in dict.fromkeys(int(t[k]) for t in order):
             try:
                 self._container.seek(ts, stream=self._stream, backward=True, any_frame=False)
-                self._collect(self._decoded(lambda p: p.pts is not None and self._position(p.pts) <= key_pos),
-                              targets, found)
+                self._collect(self._decoded(lambda p: p.pts is not None and self._position(p.pts) <= key_pos,
+                                            damage=damage), targets, found, damage)
             except (_Overshoot, av.FFmpegError):
                 continue
             self._seek_by_dts = ts != self._key_pts[k]
@@ -474,16 +591,33 @@ class VideoReader:
             return int(self._decode_pos[i])
         return len(self._all_pts)
 
-    def _collect(self, frames: Iterator, targets: set[int], found: dict[int, np.ndarray]) -> None:
-        """Convert the frames whose timestamps are targets; stop once the last target is passed."""
+    def _collect(self, frames: Iterator, targets: set[int], found: dict[int, np.ndarray], damage: _Damage) -> None:
+        """Convert the frames whose timestamps are targets; stop once the last target is passed. Frames FFmpeg flags
+        corrupt are noted in ``damage``."""
         last = max(targets)
         for frame in frames:
             if frame.pts is None:
                 continue
+            if frame.is_corrupt:
+                damage.corrupt.add(frame.pts)
             if frame.pts in targets and frame.pts not in found:
                 found[frame.pts] = self._rgb(frame)
             if frame.pts >= last:
                 break
+
+
+def _ranges(indices: Sequence[int], most: int = 6) -> str:
+    """``[3, 4, 5, 9]`` -> ``"3-5, 9"`` (at most ``most`` runs, then how many more frames)."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    text = ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in runs[:most])
+    if len(runs) > most:
+        text += f", ... ({sum(b - a + 1 for a, b in runs[most:])} more)"
+    return text
 
 
 def _open_regular_file(path: str):

@@ -97,7 +97,7 @@ def class_names_for(cfg: Config) -> list[str] | None:
         return read_class_folders(d.train or d.val)[1]
     if d.labels is None:
         return None
-    from ..labels import class_names
+    from ..data.datasets import read_class_names as class_names
     try:
         return class_names(d.labels)
     except ValueError as e:

@@ -11,78 +11,20 @@ old or the new file, never a torn one.
 """
 from __future__ import annotations
 
-import logging
 import os
 import random
-import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..atomic import remove_stale_temporaries, temporary_name, write_atomically  # noqa: F401  (re-exported)
 from ..errors import CheckpointError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "remove_stale_temporaries",
            "temporary_name", "write_atomically"]
 
-_log = logging.getLogger("tubelet")
-
 CHECKPOINT_VERSION = 1
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not supported on this platform / file system
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.tmp(?P<pid>\d+)$")
-
-
-def temporary_name(path: str | os.PathLike) -> str:
-    """``DIR/.NAME.tmpPID``: where this process writes ``path`` before renaming it (the pid tells whose it is)."""
-    path = Path(path)
-    return str(path.with_name(f".{path.name}.tmp{os.getpid()}"))
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # a process of another user (or an unknowable pid): leave its file alone
-    return True
-
-
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
-    """Delete ``.NAME.tmpPID`` files left in ``folder`` by processes that died mid-save (SIGKILL, power loss);
-    files of running processes are left alone. Returns the removed paths."""
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        m = _TEMPORARY.match(entry.name)
-        if m and entry.is_file(follow_symlinks=False) and not _alive(int(m.group("pid"))):
-            try:
-                os.unlink(entry.path)
-                removed.append(entry.path)
-            except OSError:
-                pass
-    if removed:
-        _log.info("removed %d temporary file(s) of interrupted saves: %s", len(removed), ", ".join(removed))
-    return removed
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
@@ -92,25 +34,6 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)
     return write_atomically(path, lambda f: torch.save({"version": CHECKPOINT_VERSION, **state}, f))
-
-
-def write_atomically(path: str | os.PathLike, write) -> Path:
-    """``write(f)`` into a pid-named temporary beside ``path`` (:func:`temporary_name`), flushed to disk, then renamed
-    over ``path``: a reader, or a rerun after a kill, sees the whole file or none (the temporary of a killed writer is
-    removed by :func:`remove_stale_temporaries`)."""
-    path = Path(path)
-    tmp = Path(temporary_name(path))
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-    return path
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:

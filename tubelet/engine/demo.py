@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import write_text
 from ..config import load_config, parse_overrides, _deep_update
 from ..data import make_loader
 from ..models import create_model
@@ -114,7 +115,7 @@ def _run_demo(out: str | Path, overrides: list[str] | None, quick: bool) -> dict
               "confusion": str(out / "confusion.png"), "metrics": str(out / "metrics.jsonl"),
               "prediction": {"video": video, "label": class_names[label], "top3": pred}, "quick": quick}
     report["passed"] = report["val_top1"] >= TARGET_TOP1 and report["shuffled_top1"] <= MAX_SHUFFLED_TOP1
-    (out / "demo.json").write_text(json.dumps(report, indent=1))
+    write_text(out / "demo.json", json.dumps(report, indent=1))
 
     print()
     print("tubelet demo: report")

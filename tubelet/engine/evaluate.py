@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..atomic import write_text
 from ..data import average_views
 from ..errors import ConfigError, UsageError
 from . import distributed
@@ -182,7 +183,7 @@ def evaluate_checkpoint(cfg, checkpoint: str | os.PathLike, out_dir: str | os.Pa
         labels = torch.tensor([ds.samples[i][1] for i in result["indices"]])
         write_predictions(out / "predictions.jsonl", paths, labels, result["scores"], class_names)
     plot_confusion(meter.matrix, class_names, out / "confusion.png")
-    (out / "report.txt").write_text(meter.report(class_names) + "\n")
+    write_text(out / "report.txt", meter.report(class_names) + "\n")  # each file whole or not at all
     s = summary()  # the seconds include writing the files, as they always have
-    (out / "metrics.json").write_text(json.dumps(s, indent=1))
+    write_text(out / "metrics.json", json.dumps(s, indent=1))
     return s

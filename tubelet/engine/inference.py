@@ -73,7 +73,8 @@ def resolve_labels(spec: str | None, cfg, num_classes: int | None = None) -> lis
     """
     if spec is None:
         return model_labels(cfg, num_classes, hint="pass --labels to name them")
-    from ..labels import class_names, lists_of_length
+    from ..data.datasets import read_class_names as class_names
+    from ..labels import lists_of_length
     try:
         names = class_names(spec)
     except (ValueError, OSError) as e:  # unknown list name, unreadable file, malformed labels json

@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..atomic import write_atomically
+
 __all__ = ["topk_correct", "ConfusionMatrix", "write_predictions"]
 
 #: The second accuracy every video benchmark reports besides top-1.
@@ -285,10 +287,12 @@ def write_predictions(path: str | os.PathLike, videos: Sequence[str | os.PathLik
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
+
+    def write(f) -> None:
         for n, (video, label) in enumerate(zip(videos, labels)):
             idx, val = top.indices[n].tolist(), top.values[n].tolist()
             record = {"video": os.fspath(video), "label": label, "label_name": name(label), "correct": idx[0] == label,
                       "predictions": [{"label": i, "name": name(i), "score": round(v, 6)} for i, v in zip(idx, val)]}
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
+            f.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    return write_atomically(path, write)  # the whole file or none, even when interrupted

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomically
 from ..errors import DependencyError
 
 __all__ = ["plot_curves", "plot_confusion", "plot_timeline"]
@@ -36,8 +37,9 @@ def _figure(width: float, height: float):
 def _save(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # An explicit format: the figure is a PNG whatever the file name ends with.
-    fig.savefig(path, format="png", dpi=dpi)
+    # An explicit format: the figure is a PNG whatever the file name ends with. Written whole or not at all (a
+    # temporary renamed over the file): an interrupted run leaves no truncated PNG.
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=dpi))
     return path
 
 

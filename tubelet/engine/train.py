@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..atomic import write_text
 from ..config import Config, ConfigError, config_differences, config_to_dict, save_config
 from ..data import Mixup, make_loader
 from ..errors import TubeletError, UsageError
@@ -68,7 +69,7 @@ class MetricsLog:
             return
         if resume_step is not None and path.exists():  # drop what the interrupted run logged after its checkpoint
             self.records = [r for r in map(json.loads, path.read_text().splitlines()) if r.get("step", 0) <= resume_step]
-            path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+            write_text(path, "".join(json.dumps(r) + "\n" for r in self.records))  # whole or not at all
         elif path.exists():
             path.unlink()
         if tensorboard:

@@ -34,7 +34,7 @@ from importlib import resources
 
 from ..errors import UsageError
 
-__all__ = ["available", "load_labels", "load_label_map", "flip_label_map", "class_names", "lists_of_length",
+__all__ = ["available", "load_labels", "load_label_map", "flip_label_map", "lists_of_length",
            "LABEL_MAPS"]
 
 #: row maps from a source label space to a target one: name -> (json file of source rows, source list, target list).
@@ -95,37 +95,19 @@ ALIASES = {"k400": "kinetics400", "k600": "kinetics600", "k700": "kinetics700", 
            "moments": "mit", "anet": "activitynet"}
 
 
-def class_names(spec: str) -> list[str]:
-    """Class names from ``spec``: a text file (one name per line), an SSv2-style labels json (``{"name": "index"}``),
-    or a shipped list by name or short name (``k400``, ``k600``, ``k700``, ``k710``, ``sthv2``, ...).
-
-    Files are read as annotation files are (UTF-8, a byte-order mark allowed, binary files refused).
-
-    Raises:
-        UsageError: ``spec`` is neither a file nor a shipped list. AnnotationError: a file that cannot be read or
-            parsed (naming the file and the line or JSON key), or a JSON file whose indices are not 0..N-1.
-    """
-    import os
-
-    from ..data.datasets import _read_text, _ssv2_labels
-    from ..errors import AnnotationError
-
-    if os.path.isfile(spec):
-        if spec.endswith(".json"):
-            table = _ssv2_labels(spec)
-            if sorted(table.values()) != list(range(len(table))):
-                raise AnnotationError(f"{spec}: class indices must be 0..{len(table) - 1}, each once")
-            return [name for name, _ in sorted(table.items(), key=lambda kv: kv[1])]
-        names = [line.strip() for line in _read_text(spec).splitlines() if line.strip()]
-        if not names:
-            raise AnnotationError(f"{spec}: no class names")
-        return names
-    name = ALIASES.get(spec, spec)
-    if name not in available():
-        raise UsageError(f"{spec!r} is neither a file nor a shipped list ({', '.join(available())})")
-    return list(load_labels(name))
-
-
 def lists_of_length(num_classes: int) -> list[str]:
     """The shipped label lists with exactly ``num_classes`` names (what ``--labels`` could be for that classifier)."""
     return [name for name in available() if len(load_labels(name)) == num_classes]
+
+
+def __getattr__(name: str):
+    """``tubelet.labels.class_names`` moved to :func:`tubelet.data.read_class_names` (it reads a user's file, which
+    is the data pipeline's work): the old name still works, with a DeprecationWarning."""
+    if name == "class_names":
+        import importlib
+        import warnings
+
+        warnings.warn("tubelet.labels.class_names moved to tubelet.data.read_class_names", DeprecationWarning,
+                      stacklevel=2)
+        return importlib.import_module("tubelet.data.datasets").read_class_names
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,7 +29,7 @@ from ._family import ModelFamily
 from ._files import read_checkpoint, save_model
 from ._registry import PretrainedCfg, get_entrypoint, get_family, get_pretrained_cfg, list_models
 
-__all__ = ["create_model", "save_model", "read_checkpoint", "LoadReport", "count_params"]
+__all__ = ["create_model", "create_task_model", "save_model", "read_checkpoint", "LoadReport", "count_params"]
 
 _log = logging.getLogger("tubelet")
 
@@ -92,7 +92,7 @@ def create_model(name: str | None = None, *, pretrained: bool | str = False, num
 
     Args:
         name: a name from :func:`list_models`, optionally with a released tag: ``"ARCH.TAG"`` (see
-            :func:`list_pretrained`), which selects that checkpoint's architecture options and data contract. May be
+            :func:`.list_pretrained`), which selects that checkpoint's architecture options and data contract. May be
             omitted when ``checkpoint_path`` is a file tubelet wrote (``.safetensors``, or a training run's
             ``last.pt``): it records its architecture, options and data contract; if given, it must agree with the
             file.
@@ -393,6 +393,25 @@ def _load_strict(model: nn.Module, sd: dict, model_sd: dict, path: str, name: st
         if model_report is not None:
             model_report.notes.append(f"NaN/Inf values in {', '.join(bad[:5])}")
     model.load_state_dict(sd, strict=True)
+
+
+def create_task_model(name: str | None, task: str, *, pretrained: bool | str = False,
+                      checkpoint_path: str | os.PathLike | None = None, device: torch.device | str | None = None,
+                      command: str = "this command", **options) -> nn.Module:
+    """:func:`create_model` for a program that runs one task (``"classification"``, ``"segmentation"``, ``"pose"``,
+    ``"features"``): a variant of another task is refused before it is built when ``name`` is given, and after
+    loading otherwise (a tubelet checkpoint names its architecture), with an error naming ``command`` and the one that
+    takes it (:func:`~tubelet.models._registry.check_task`). Returns the model in eval mode on ``device`` (default:
+    where it was built, the CPU). Every command and the web page build their models through here."""
+    from ._pretrained import split_name
+    from ._registry import check_task
+
+    if name is not None:
+        check_task(split_name(name)[0], task, command)
+    model = create_model(name, pretrained=pretrained, checkpoint_path=checkpoint_path, **options)
+    check_task(model.pretrained_cfg.architecture, task, command)
+    model.eval()
+    return model if device is None else model.to(device)
 
 
 def count_params(model: nn.Module) -> int:

@@ -1,13 +1,15 @@
 """Shared tensor surgery for checkpoint conversion: unwrapping containers, prefixes, 2-D -> 3-D inflation."""
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 import torch
 
 from ..errors import CheckpointError
 
-__all__ = ["CheckpointError", "find_state_dict", "strip_prefix", "inflate_average", "split_parts", "describe_parts"]
+__all__ = ["CheckpointError", "find_state_dict", "strip_prefix", "inflate_average", "split_parts", "describe_parts",
+           "count_blocks", "shape_of"]
 
 
 #: container keys under which known producers store the weights, in the order they are tried:
@@ -61,6 +63,39 @@ def find_state_dict(obj, path: str) -> tuple[dict[str, torch.Tensor], str]:
 
 def strip_prefix(key: str, prefix: str) -> str:
     return key[len(prefix):] if key.startswith(prefix) else key
+
+
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def count_blocks(state_dict: Mapping[str, torch.Tensor], prefix: str) -> int | None:
+    """How many numbered blocks ``PREFIX0.*``, ``PREFIX1.*``, ... the keys hold; None when the numbers have a gap.
+
+    For inferring an architecture from the keys: a key that does not have the form ``PREFIX<number>.<name>`` (a name
+    where the number should be, a key that ends at the prefix, a non-ASCII digit) is no block. Numbers with a gap
+    (blocks 0 and 2, or 0-3 and 7) tell nothing for sure: a block missing in the middle, or a stray key of a block
+    beyond the last. The caller then infers nothing from them, and the strict load against the model the options
+    build names the missing or unexpected keys.
+    """
+    found = set()
+    for k in state_dict:
+        if k.startswith(prefix):
+            head, dot, rest = k[len(prefix):].partition(".")
+            if dot and rest and _NUMBER.fullmatch(head):
+                found.add(int(head))
+    n = 0
+    while n in found:
+        n += 1
+    return n if n == len(found) else None
+
+
+def shape_of(state_dict: Mapping[str, torch.Tensor], key: str, ndim: int | tuple[int, ...]) -> torch.Size | None:
+    """The shape of ``state_dict[key]`` if the key is there with ``ndim`` dimensions (one of them, for a tuple), else
+    None: a tensor of another rank says nothing about the architecture (the strict load names it as mis-shaped)."""
+    v = state_dict.get(key)
+    if v is None or v.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
+        return None
+    return v.shape
 
 
 def inflate_average(state_dict: dict[str, torch.Tensor],

@@ -314,7 +314,7 @@ def save_model(model: nn.Module, path: str | os.PathLike) -> None:
         raise UsageError(f"{path}: tubelet checkpoints are .safetensors files")
     meta = tubelet_metadata(model)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    from ..engine.checkpoint import remove_stale_temporaries, temporary_name
+    from ..atomic import remove_stale_temporaries, temporary_name
 
     remove_stale_temporaries(os.path.dirname(path) or ".")
     tmp = temporary_name(path)

@@ -181,7 +181,7 @@ class Weights:
     @property
     def gflops(self) -> float | None:
         """The published GFLOPs (multiply-accumulates) per view at this entry's input, where printed."""
-        from ..flops import PUBLISHED
+        from ._published import PUBLISHED
 
         if self.init_only:
             return None

@@ -18,12 +18,9 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from ..errors import OptionError, UsageError
-
-if TYPE_CHECKING:
-    from ._family import ModelFamily
 
 __all__ = ["PretrainedCfg", "register_model", "list_models", "get_entrypoint", "get_family", "get_pretrained_cfg",
            "get_task", "check_task", "resolve_args", "check_options", "attach_cfg"]

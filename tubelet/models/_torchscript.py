@@ -29,6 +29,9 @@ _STORAGES = {"FloatStorage": torch.float32, "HalfStorage": torch.float16, "BFloa
              "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8,
              "BoolStorage": torch.bool}
 _MAX_DEPTH = 64  # module nesting (CLIP: 6)
+#: bytes of ``data.pkl``, the pickled module tree (the tensors' bytes are other members): read whole into memory, so
+#: bounded (CLIP ViT-L/14's is well under 1 MiB)
+MAX_DATA_PKL_BYTES = 64 << 20
 
 
 def _archive_root(names: list[str]) -> str | None:
@@ -177,6 +180,23 @@ def _state_dict(obj: _ScriptObject, archive: zipfile.ZipFile, root: str) -> dict
     return out
 
 
+def _read_data_pkl(archive: zipfile.ZipFile, member: str, path: str) -> bytes:
+    """``member`` read whole, at most :data:`MAX_DATA_PKL_BYTES`: refused by its declared size before anything is
+    decompressed, and by what it inflates to when that size lies."""
+    limit = MAX_DATA_PKL_BYTES
+    declared = archive.getinfo(member).file_size
+    data = b""
+    if declared <= limit:
+        with archive.open(member) as f:
+            data = f.read(limit + 1)
+    if declared > limit or len(data) > limit:
+        size = f"declares {declared:,} bytes" if declared > limit else f"holds over {limit:,} bytes"
+        raise CheckpointError(f"{path}: {member} {size}, over tubelet's limit of {limit:,} bytes for the pickled "
+                              f"module tree of a TorchScript archive (the weights' bytes are other members): not "
+                              f"a model archive tubelet reads")
+    return data
+
+
 def read_torchscript(path: str) -> dict[str, torch.Tensor]:
     """The state dict of a TorchScript archive, read without executing anything from it.
 
@@ -188,7 +208,7 @@ def read_torchscript(path: str) -> dict[str, torch.Tensor]:
             root = _archive_root(archive.namelist())
             if root is None:
                 raise CheckpointError(f"{path}: not a TorchScript archive (no data.pkl with code/)")
-            data = archive.read(root + "data.pkl")
+            data = _read_data_pkl(archive, root + "data.pkl", path)
             obj = _Unpickler(data, archive, root).load()
             if not isinstance(obj, _ScriptObject):
                 raise CheckpointError(f"{path}: the TorchScript archive holds a {type(obj).__name__}, not a module")

@@ -32,9 +32,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..errors import CheckpointError, UsageError
-from ._convert import inflate_average, strip_prefix
+from ._convert import count_blocks, inflate_average, shape_of, strip_prefix
 from ._family import ModelFamily
-from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
+from ._registry import PretrainedCfg, attach_cfg, get_pretrained_cfg, register_model, resolve_args
 from .layers import DropPath, Mlp, channels_first_for_cpu_half, drop_path_rates, init_linear_and_norm
 
 __all__ = ["UniFormer"]
@@ -451,6 +451,8 @@ def checkpoint_arch(state_dict: dict[str, torch.Tensor], path: str) -> dict:
 
     Returns a dict with ``video`` (3-D kernels), ``depth``, ``embed_dim``, ``conv_stem``, ``layer_scale``,
     ``cblock_layer_scale``, ``aux_head``, ``num_classes`` (None without a classifier) and, for video weights, ``std``.
+    A key of an unknown form (a block index after a gap, a name where the index should be) or a tensor of an
+    unexpected rank determines nothing (``embed_dim`` / ``std`` are then left out): the strict load names it.
     """
     sd = state_dict
     if "patch_embed1.proj.weight" in sd:
@@ -462,21 +464,24 @@ def checkpoint_arch(state_dict: dict[str, torch.Tensor], path: str) -> dict:
         raise CheckpointError(f"{path}: not a UniFormer checkpoint: no 'patch_embed1.proj.weight' "
                               f"(first keys: {some})")
     video = stem.ndim == 5
-    depth = []
-    for i in range(1, 5):
-        idx = {int(k.split(".")[1]) for k in sd if k.startswith(f"blocks{i}.") and k.split(".")[1].isdigit()}
-        depth.append(max(idx) + 1 if idx else 0)
-    embed_dim = [stem.shape[0]]
+    kernels = (5,) if video else (4,)
+    embed_dim = [stem.shape[0] if stem.ndim in (4, 5) else None]
     for i in range(2, 5):
-        w = sd.get(f"patch_embed{i}.proj.0.weight" if conv_stem else f"patch_embed{i}.proj.weight")
-        embed_dim.append(None if w is None else w.shape[0])
-    arch = dict(video=video, depth=depth, embed_dim=embed_dim, conv_stem=conv_stem,
+        w = shape_of(sd, f"patch_embed{i}.proj.0.weight" if conv_stem else f"patch_embed{i}.proj.weight", kernels)
+        embed_dim.append(None if w is None else w[0])
+    head = shape_of(sd, "head.weight", 2)
+    depth = [count_blocks(sd, f"blocks{i}.") for i in range(1, 5)]
+    arch = dict(video=video, conv_stem=conv_stem,
                 layer_scale=any(k.startswith("blocks3.") and k.endswith(".gamma_1") for k in sd),
                 cblock_layer_scale=any(k.startswith("blocks1.") and k.endswith(".gamma_1") for k in sd),
-                aux_head="aux_head.weight" in sd,
-                num_classes=sd["head.weight"].shape[0] if "head.weight" in sd else None)
-    if video and "patch_embed2.proj.weight" in sd:
-        arch["std"] = sd["patch_embed2.proj.weight"].shape[2] == 3
+                aux_head="aux_head.weight" in sd, num_classes=None if head is None else head[0])
+    if None not in embed_dim:
+        arch["embed_dim"] = embed_dim
+    if None not in depth:  # numbers with a gap: the strict load names the missing / unexpected blocks
+        arch["depth"] = depth
+    embed2 = shape_of(sd, "patch_embed2.proj.weight", 5)
+    if video and embed2 is not None:
+        arch["std"] = embed2[2] == 3
     return arch
 
 
@@ -505,8 +510,10 @@ _TL_AMBIGUOUS = {"uniformer_small_2d": ("uniformer_small_hd32_2d", "TL 'uniforme
 
 
 def resolve_switches(arch: dict, options: dict, path: str, name: str) -> dict:
-    """Refuse to guess the head_dim of a token-labeling image checkpoint (it has ``aux_head``): the token-labeling
-    code released S, S+ and B with head_dim 32 and 64, and the two load into each other without any error."""
+    """``aux_head`` (the token-labeling auxiliary head) from the weights, unless the caller sets it or the weights
+    only initialise the model (image weights for a video model). Refuse to guess the head_dim of a token-labeling
+    image checkpoint (it has ``aux_head``): the token-labeling code released S, S+ and B with head_dim 32 and 64, and
+    the two load into each other without any error."""
     if arch.get("aux_head") and name in _TL_AMBIGUOUS and "head_dim" not in options:
         hd32, what32 = _TL_AMBIGUOUS[name]
         dim64 = "uniformer_small_plus_dim64_2d" if name == "uniformer_small_plus_2d" else name
@@ -517,6 +524,8 @@ def resolve_switches(arch: dict, options: dict, path: str, name: str) -> dict:
             f"create_model({hd32!r}, checkpoint_path=...{', head_dim=32' if hd32 == name else ''}); head_dim=64 "
             f"(its '_dim64' release): create_model({dim64!r}, checkpoint_path=...{', head_dim=64' if dim64 == name else ''}); "
             f"or name the release by tag (pretrained='in1k_tl', 'in1k_tl_384'), which states it")
+    if "aux_head" not in options and arch["video"] == get_pretrained_cfg(name).is_video:
+        return {"aux_head": arch["aux_head"]}
     return {}
 
 

@@ -41,7 +41,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..errors import CheckpointError, OptionError, UsageError
-from ._convert import describe_parts, split_parts
+from ._convert import count_blocks, describe_parts, split_parts
 from ._family import ModelFamily
 from ._registry import PretrainedCfg, attach_cfg, get_entrypoint, register_model, resolve_args
 from .dense_heads import FCNHead, FPN, FPNHead, UPerHead
@@ -458,18 +458,16 @@ def _backbone_part(state_dict: dict, path: str) -> tuple[dict, str, dict]:
 
 
 def _arch_of_backbone(sd: dict, prefix: str = "") -> dict:
-    depth = []
-    for i in range(1, 5):
-        p = f"{prefix}blocks{i}."
-        idx = {int(k[len(p):].split(".")[0]) for k in sd if k.startswith(p) and k[len(p):].split(".")[0].isdigit()}
-        depth.append(max(idx) + 1 if idx else 0)
+    depth = [count_blocks(sd, f"{prefix}blocks{i}.") for i in range(1, 5)]  # other keys: named by the strict load
     embed_dim = []
     for i in range(1, 5):
         w = sd.get(f"{prefix}norm{i}.weight")
         if w is None:
             w = sd.get(f"{prefix}patch_embed{i}.proj.weight", sd.get(f"{prefix}patch_embed{i}.proj.3.weight"))
         embed_dim.append(None if w is None else int(w.shape[0]))
-    return dict(depth=depth, embed_dim=embed_dim)
+    # a width the file does not give, or block numbers with a gap, determine nothing (the strict load names the keys)
+    arch = {} if None in depth else dict(depth=depth)
+    return arch if None in embed_dim else dict(arch, embed_dim=embed_dim)
 
 
 def convert_backbone_state_dict(state_dict: dict, path: str) -> tuple[dict, str]:

@@ -49,7 +49,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..errors import CheckpointError, UsageError
-from ._convert import TASK_PARTS, describe_parts, inflate_average, split_parts, strip_prefix
+from ._convert import TASK_PARTS, count_blocks, describe_parts, inflate_average, split_parts, strip_prefix
 from ._family import ModelFamily
 from ._registry import PretrainedCfg, register_model
 from .layers import DropPath, Mlp, channels_first_for_cpu_half, drop_path_rates, init_linear_and_norm
@@ -484,14 +484,13 @@ def checkpoint_arch(state_dict: dict[str, torch.Tensor], path: str) -> dict:
         raise CheckpointError(f"{path}: not a light UniFormer (XXS/XS) checkpoint: no 'patch_embed1.proj.3.weight' "
                               f"and 'cls_upsample.weight'{hint} (first keys: {', '.join(list(sd)[:5])})")
     stem = sd["patch_embed1.proj.3.weight"]
-    depth = []
-    for i in range(1, 5):
-        idx = {int(k.split(".")[1]) for k in sd if k.startswith(f"blocks{i}.") and k.split(".")[1].isdigit()}
-        depth.append(max(idx) + 1 if idx else 0)
+    depth = [count_blocks(sd, f"blocks{i}.") for i in range(1, 5)]  # keys of other forms: named by the strict load
     embed_dim = [stem.shape[0]] + [sd[f"patch_embed{i}.proj.weight"].shape[0] for i in range(2, 5)]
     has_ls = any(k.startswith("blocks3.") and k.endswith(".gamma_1") for k in sd)
-    arch = dict(video=stem.ndim == 5, depth=depth, embed_dim=embed_dim, dense_file="norm1.weight" in sd,
+    arch = dict(video=stem.ndim == 5, embed_dim=embed_dim, dense_file="norm1.weight" in sd,
                 num_classes=sd["head.weight"].shape[0] if "head.weight" in sd else None, left_out=left_out)
+    if None not in depth:  # block numbers with a gap: the strict load names the missing / unexpected blocks
+        arch["depth"] = depth
     if arch["video"] or has_ls:  # an image file without gammas can still initialise a layer-scale video model
         arch["layer_scale"] = has_ls
     return arch

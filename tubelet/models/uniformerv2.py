@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..errors import CheckpointError, UsageError
-from ._convert import strip_prefix
+from ._convert import count_blocks, shape_of, strip_prefix
 from ._family import ModelFamily
 from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, channels_first_for_cpu_half, drop_path_rates
@@ -438,31 +438,41 @@ def convert_state_dict(state_dict: dict[str, torch.Tensor], path: str) -> tuple[
 def checkpoint_arch(state_dict: dict[str, torch.Tensor], path: str) -> dict:
     """What the weights determine: the ViT (width, patch, resolution, layers), ``temporal_downsample``, local MHRA
     presence/doubling/width, the global blocks (``n_layers``, ``mlp_factor``), ``frozen`` and ``num_classes``;
-    ``clip`` is True for a bare CLIP image tower."""
+    ``clip`` is True for a bare CLIP image tower. A key of an unknown form (``transformer.resblocks.final.*``, a block
+    index after a gap) or a tensor of an unexpected rank determines nothing: the strict load names it."""
     sd = state_dict
     for k in ("conv1.weight", "class_embedding", "positional_embedding"):
         if k not in sd:
             raise CheckpointError(f"{path}: not a UniFormerV2 or CLIP ViT checkpoint: no {k!r} "
                                   f"(first keys: {', '.join(list(sd)[:5])})")
-    conv1 = sd["conv1.weight"]
-    layers = 1 + max((int(k.split(".")[2]) for k in sd if k.startswith("transformer.resblocks.")), default=-1)
-    patch = conv1.shape[-1]
-    arch = dict(width=conv1.shape[0], patch_size=patch, layers=layers,
-                input_resolution=math.isqrt(sd["positional_embedding"].shape[0] - 1) * patch,
-                clip="transformer.temporal_cls_token" not in sd)
+    conv1 = shape_of(sd, "conv1.weight", (4, 5))  # CLIP's 2-D patch kernel, or UniFormerV2's 3-D one
+    arch = {} if conv1 is None else dict(width=conv1[0], patch_size=conv1[-1])  # the widths first: the clearest
+    layers = count_blocks(sd, "transformer.resblocks.")
+    if layers is not None:  # block numbers with a gap: the strict load names the missing / unexpected blocks
+        arch["layers"] = layers
+    if conv1 is not None:
+        pos = shape_of(sd, "positional_embedding", 2)  # (1 + tokens, width)
+        if pos is not None and pos[0] >= 1:
+            arch["input_resolution"] = math.isqrt(pos[0] - 1) * conv1[-1]
+    arch["clip"] = "transformer.temporal_cls_token" not in sd
     if arch["clip"]:
         return arch
-    n_layers = 1 + max((int(k.split(".")[2]) for k in sd if k.startswith("transformer.dec.")), default=-1)
-    lmhra = sd.get("transformer.resblocks.0.lmhra1.pos_embed.1.weight")
-    arch.update(temporal_downsample=conv1.ndim == 5 and conv1.shape[2] == 3,
-                no_lmhra=lmhra is None, n_layers=n_layers, frozen="transformer.balance" not in sd,
-                num_classes=sd["transformer.proj.2.weight"].shape[0] if "transformer.proj.2.weight" in sd else None)
-    if lmhra is not None:
+    n_layers = count_blocks(sd, "transformer.dec.")
+    lmhra = shape_of(sd, "transformer.resblocks.0.lmhra1.pos_embed.1.weight", 5)
+    head = shape_of(sd, "transformer.proj.2.weight", 2)
+    arch.update(temporal_downsample=conv1 is not None and len(conv1) == 5 and conv1[2] == 3,
+                no_lmhra="transformer.resblocks.0.lmhra1.pos_embed.1.weight" not in sd,
+                frozen="transformer.balance" not in sd, num_classes=None if head is None else head[0])
+    if n_layers is not None:
+        arch["n_layers"] = n_layers
+    if not arch["no_lmhra"]:
         arch["double_lmhra"] = "transformer.resblocks.0.lmhra2.pos_embed.1.weight" in sd
-        r, width = lmhra.shape[0], conv1.shape[0]
-        arch["dw_reduction"] = 1.5 if int(width // 1.5) == r else width / r
-    if n_layers:
-        arch["mlp_factor"] = sd["transformer.dec.0.mlp.c_fc.weight"].shape[0] / sd["transformer.dec.0.mlp.c_fc.weight"].shape[1]
+        if lmhra is not None and conv1 is not None and lmhra[0]:
+            r, width = lmhra[0], conv1[0]
+            arch["dw_reduction"] = 1.5 if int(width // 1.5) == r else width / r
+    c_fc = shape_of(sd, "transformer.dec.0.mlp.c_fc.weight", 2)
+    if c_fc is not None and c_fc[1]:
+        arch["mlp_factor"] = c_fc[0] / c_fc[1]
     return arch
 
 
@@ -477,7 +487,7 @@ def fit_state_dict(state_dict: dict[str, torch.Tensor], arch: dict, model: UniFo
     sd = dict(state_dict)
     w = sd["conv1.weight"]
     t = target["conv1.weight"]
-    if w.ndim == 4:  # (width, 3, p, p) -> (width, 3, kt, p, p)
+    if w.ndim == 4 and w.shape == t.shape[:2] + t.shape[3:]:  # (width, 3, p, p) -> (width, 3, kt, p, p)
         inflated = w.new_zeros(t.shape)
         inflated[:, :, t.shape[2] // 2] = w
         sd["conv1.weight"] = inflated

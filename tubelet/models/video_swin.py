@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..errors import CheckpointError, UsageError
-from ._convert import strip_prefix
+from ._convert import count_blocks, shape_of, strip_prefix
 from ._family import ModelFamily
 from ._registry import PretrainedCfg, attach_cfg, register_model, resolve_args
 from .layers import DropPath, Mlp, drop_path_rates, init_linear_and_norm
@@ -316,8 +316,9 @@ class SwinTransformer3D(nn.Module):
           ─mean over (T', H', W')─ head_drop ─head─▶ logits
 
     Args:
-        patch_size, in_chans, embed_dim, depths, num_heads, window_size, mlp_ratio, qkv_bias, qk_scale, drop_rate,
-            attn_drop_rate, drop_path_rate, patch_norm, frozen_stages: as the original ``SwinTransformer3D``
+        patch_size, in_chans, embed_dim, depths, num_heads, window_size, mlp_ratio, qkv_bias, qk_scale: as the
+            original ``SwinTransformer3D``.
+        drop_rate, attn_drop_rate, drop_path_rate, patch_norm, frozen_stages: as the original ``SwinTransformer3D``
             (``frozen_stages`` = k >= 0 freezes the patch embedding and the first k stages: no gradients, eval mode).
         num_classes: classifier rows (0: no classifier).
         dropout_ratio: the I3D head's dropout.
@@ -467,25 +468,40 @@ def _window_from_table(rows: int, index_n: int | None) -> list[tuple[int, int, i
 
 def checkpoint_arch(state_dict: dict[str, torch.Tensor], path: str) -> dict:
     """What the weights determine: patch size, widths, depths, heads (table columns), MLP ratio, qkv bias, patch
-    norm, classes, and for 3-D weights the window when the table size leaves one square-window candidate."""
+    norm, classes, and for 3-D weights the window when the table size leaves one square-window candidate.
+
+    Only keys of the known form are read: a key it does not understand (``layers.final.scale``, a block index after a
+    gap) or a tensor of an unexpected rank determines nothing (the switch it would give is left out), so that the
+    strict load names it."""
     sd = state_dict
     if "patch_embed.proj.weight" not in sd or "layers.0.blocks.0.attn.relative_position_bias_table" not in sd:
         raise CheckpointError(f"{path}: not a Swin checkpoint: no 'patch_embed.proj.weight' / relative position "
                               f"tables (first keys: {', '.join(list(sd)[:5])})")
-    proj = sd["patch_embed.proj.weight"]
-    n_layers = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("layers."))
-    depths = [1 + max(int(k.split(".")[3]) for k in sd if k.startswith(f"layers.{i}.blocks."))
-              for i in range(n_layers)]
-    heads = [sd[f"layers.{i}.blocks.0.attn.relative_position_bias_table"].shape[1] for i in range(n_layers)]
-    arch = dict(video=proj.ndim == 5, embed_dim=proj.shape[0], depths=depths, num_heads=heads,
-                patch_norm="patch_embed.norm.weight" in sd, qkv_bias="layers.0.blocks.0.attn.qkv.bias" in sd,
-                mlp_ratio=sd["layers.0.blocks.0.mlp.fc1.weight"].shape[0] / proj.shape[0],
-                num_classes=sd["head.weight"].shape[0] if "head.weight" in sd else None,
-                table_rows=sd["layers.0.blocks.0.attn.relative_position_bias_table"].shape[0])
+    proj = shape_of(sd, "patch_embed.proj.weight", (4, 5))  # 2-D (Microsoft Swin) or 3-D kernels
+    n_layers = 0  # stages counted while they have blocks: layers.N.blocks.M.*
+    while count_blocks(sd, f"layers.{n_layers}.blocks.") != 0:  # None: blocks with a gap, still a stage
+        n_layers += 1
+    tables = [shape_of(sd, f"layers.{i}.blocks.0.attn.relative_position_bias_table", 2) for i in range(n_layers)]
+    head = shape_of(sd, "head.weight", 2)
+    arch = dict(video=proj is None or len(proj) == 5, patch_norm="patch_embed.norm.weight" in sd,
+                qkv_bias="layers.0.blocks.0.attn.qkv.bias" in sd, num_classes=None if head is None else head[0],
+                table_rows=None if tables[0] is None else tables[0][0])
+    depths = [count_blocks(sd, f"layers.{i}.blocks.") for i in range(n_layers)]
+    if None not in depths:  # block numbers with a gap: the strict load names the missing / unexpected blocks
+        arch["depths"] = depths
+    if all(t is not None for t in tables):
+        arch["num_heads"] = [t[1] for t in tables]
+    if proj is not None:
+        arch["embed_dim"] = proj[0]
+        fc1 = shape_of(sd, "layers.0.blocks.0.mlp.fc1.weight", 2)
+        if fc1 is not None and proj[0]:
+            arch["mlp_ratio"] = fc1[0] / proj[0]
+        if arch["video"]:
+            arch["patch_size"] = list(proj[2:])
     if arch["video"]:
-        arch["patch_size"] = list(proj.shape[2:])
-        index = sd.get("layers.0.blocks.0.attn.relative_position_index")  # stored by the original code: N x N
-        arch["window_candidates"] = _window_from_table(arch["table_rows"], None if index is None else index.shape[0])
+        index = shape_of(sd, "layers.0.blocks.0.attn.relative_position_index", 2)  # stored by the original code: N x N
+        arch["window_candidates"] = [] if arch["table_rows"] is None else \
+            _window_from_table(arch["table_rows"], None if index is None else index[0])
     return arch
 
 
@@ -505,10 +521,12 @@ def fit_state_dict(state_dict: dict[str, torch.Tensor], arch: dict, model: SwinT
     resized = 0
     for k in [k for k in sd if k.endswith("relative_position_bias_table")]:
         table = sd[k]
-        if k not in target or table.shape[1] != target[k].shape[1]:
-            continue  # a head-count mismatch is reported by the strict load
+        if k not in target or table.ndim != 2 or table.shape[1] != target[k].shape[1]:
+            continue  # a head-count mismatch (or a tensor that is no table) is reported by the strict load
         if table.shape[0] != (2 * wh - 1) * (2 * ww - 1):
             s1 = math.isqrt(table.shape[0])
+            if s1 * s1 != table.shape[0]:
+                continue  # not a square 2-D window: reported by the strict load
             table = F.interpolate(table.permute(1, 0).reshape(1, -1, s1, s1).float(),
                                   size=(2 * wh - 1, 2 * ww - 1), mode="bicubic")
             table = table.reshape(-1, (2 * wh - 1) * (2 * ww - 1)).permute(1, 0).to(sd[k].dtype)
@@ -531,6 +549,8 @@ def resolve_switches(arch: dict, overrides: dict, path: str, name: str) -> dict:
         return {}
     rows, cands = arch["table_rows"], arch["window_candidates"]
     variant_window = inspect.signature(SwinTransformer3D).parameters["window_size"].default
+    if rows is None:  # no usable table: the window is the caller's or the variant's (the strict load names the table)
+        return {"window_size": list(overrides["window_size"])} if "window_size" in overrides else {}
     if "window_size" in overrides:
         w = tuple(overrides["window_size"])
         if (2 * w[0] - 1) * (2 * w[1] - 1) * (2 * w[2] - 1) != rows:

@@ -11,6 +11,10 @@ One natural method per family (``method=None`` picks the first):
   SABlocks of stages 3-4. ``stage=N`` (``--stage N``) runs Grad-CAM on the output of stage N's last block instead:
   the last stage is 1/32 of the input in space (1x1 for the demo's 32x32 clips), stage 1 is 1/4.
 
+Only Grad-CAM explains a class (``target``, default the predicted one). ``rollout`` and ``attention`` follow attention
+weights, which no class score reaches: their map is the same for every class, so a target with them is refused
+(:func:`check_target`) rather than ignored, and :attr:`Explanation.target` is None.
+
 Attention rules (head-averaged attention ``A`` of each block):
 
 * UniFormerV2 global blocks: the query update is residual, ``token_j = token_{j-1} + CA_j(token_{j-1}, kv_j) + MLP``,
@@ -43,11 +47,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import UsageError, VideoDecodeError
+from ..errors import UsageError, VideoDecodeError
 
 __all__ = ["explain", "explain_video", "Explanation", "overlay", "methods_for", "input_geometry", "boxes_to_input",
            "saliency_to_frames", "pointing_game", "mass_in_box", "evaluate_synthetic",
-           "write_overlay", "add_parsers"]
+           "write_overlay", "check_method", "check_target", "CLASS_AGNOSTIC"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -55,9 +59,9 @@ __all__ = ["explain", "explain_video", "Explanation", "overlay", "methods_for", 
 # --------------------------------------------------------------------------------------------------------------
 
 def _family(model) -> str:
-    from .models.uniformer import UniFormer
-    from .models.uniformerv2 import UniFormerV2
-    from .models.video_swin import SwinTransformer3D
+    from ..models.uniformer import UniFormer
+    from ..models.uniformerv2 import UniFormerV2
+    from ..models.video_swin import SwinTransformer3D
 
     if isinstance(model, UniFormerV2):
         return "uniformerv2"
@@ -80,7 +84,7 @@ def methods_for(model) -> tuple[str, ...]:
     return ()
 
 
-def _check_method(model, method: str | None) -> str:
+def check_method(model, method: str | None) -> str:
     available = methods_for(model)
     name = _family(model)
     if not available:
@@ -90,6 +94,24 @@ def _check_method(model, method: str | None) -> str:
     if method not in available:
         raise UsageError(f"--method {method}: not available for {name} models (available: {', '.join(available)})")
     return method
+
+
+#: methods whose map does not depend on the class: attention weights, taken before any class score exists
+CLASS_AGNOSTIC = ("rollout", "attention")
+
+
+def check_target(model, method: str | None, target, shown: str | None = None) -> str:
+    """``method`` resolved (:func:`check_method`); a ``target`` given with a method of :data:`CLASS_AGNOSTIC` is a
+    :class:`UsageError` naming the method and the class-specific one to use instead (``shown``: the target as the
+    user wrote it, for the message)."""
+    method = check_method(model, method)
+    if target is None or method not in CLASS_AGNOSTIC:
+        return method
+    shown = target if shown is None else shown
+    instead = (f"use --method gradcam to explain class {shown}" if "gradcam" in methods_for(model) else
+               f"{_family(model)} models have no class-specific method (gradcam is for UniFormer and Video Swin)")
+    raise UsageError(f"--target {shown}: --method {method} maps attention, the same for every class (no class is "
+                     f"explained); {instead}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -271,20 +293,22 @@ def _uniformer_rollout(model, x: torch.Tensor, target: int | None):
             logits = model(x)
     _, target = _scores(logits, target)
 
+    device = logits.device  # the attention maps' (a CPU tensor mixed with them fails on a GPU)
+
     def through(r, attns):
         for A in reversed(attns):
-            A = 0.5 * A + 0.5 * torch.eye(A.shape[0])
+            A = 0.5 * A + 0.5 * torch.eye(A.shape[0], device=device)
             r = r @ (A / A.sum(-1, keepdim=True))
         return r
 
     r, grid = None, None
     if per_stage[4]:
         grid = grids[4]
-        r = through(torch.full((math.prod(grid),), 1.0 / math.prod(grid)), per_stage[4]).reshape(grid)
+        r = through(torch.full((math.prod(grid),), 1.0 / math.prod(grid), device=device), per_stage[4]).reshape(grid)
     if per_stage[3]:
         g3 = grids[3]
         if r is None:
-            r = torch.full(g3, 1.0 / math.prod(g3))
+            r = torch.full(g3, 1.0 / math.prod(g3), device=device)
         else:  # each stage-4 token's relevance shared equally by the stage-3 tokens it was made from
             r = F.interpolate(r[None, None], size=g3, mode="nearest")[0, 0] * (math.prod(grid) / math.prod(g3))
         r = through(r.reshape(-1), per_stage[3]).reshape(g3)
@@ -325,8 +349,9 @@ def _model_input(model, clip) -> torch.Tensor:
 
 
 def _explain_input(model, x: torch.Tensor, target, method, stage=None):
-    method = _check_method(model, method)
+    method = check_target(model, method, target)
     raw, logits, target = _raw_map(model, x, target, method, stage)
+    target = None if method in CLASS_AGNOSTIC else target  # the map is no class's
     return _to_input(raw.cpu(), tuple(x.shape[2:])), logits[0].float().softmax(-1).cpu(), target, method
 
 
@@ -375,14 +400,15 @@ def saliency_to_frames(saliency: torch.Tensor, cfg, height: int, width: int) -> 
 class Explanation:
     """One clip's explanation. ``saliency``: float32 ``(T, H, W)`` in [0, 1] over ``frames`` (uint8
     ``(T, H, W, 3)``, the sampled frames, at their own size), ``indices``: the sampled frame numbers,
-    ``input_saliency``: the map over the model input ``(T, S, S)``, ``target``: the explained class, ``probs``:
-    the class probabilities ``(K,)``, ``method``: the method used."""
+    ``input_saliency``: the map over the model input ``(T, S, S)``, ``target``: the explained class (None for the
+    methods of :data:`CLASS_AGNOSTIC`, whose map is the same for every class), ``probs``: the class probabilities
+    ``(K,)``, ``method``: the method used."""
 
     saliency: np.ndarray
     frames: np.ndarray
     indices: np.ndarray
     input_saliency: torch.Tensor
-    target: int
+    target: int | None
     probs: torch.Tensor
     method: str
 
@@ -397,13 +423,15 @@ def explain(model, clip, target: int | None = None, method: str | None = None, *
             video (a file path, or uint8 frames ``(T, H, W, 3)``), which is sampled and transformed with the
             model's eval transform -> a map over the sampled frames at their own size (see :func:`explain_video`
             for the frames and their indices).
-        target: the class to explain; None: the predicted class.
+        target: the class to explain (gradcam); None: the predicted class. ``rollout`` and ``attention`` map the
+            attention, the same for every class: a target with them is a UsageError.
         method: see :func:`methods_for`; None: the family's default.
         stage: Grad-CAM only: the stage (1-4) whose last block's output is explained; None: the last stage (the
             ``forward_features`` map). An earlier stage gives a finer map on small inputs (a 32x32 UniFormer input
             has a 1x1 last stage).
     Raises:
-        UsageError: a method the family does not have, a target out of range, a batch of several clips.
+        UsageError: a method the family does not have, a target out of range or with a method of
+            :data:`CLASS_AGNOSTIC`, a batch of several clips.
         VideoDecodeError: a path that is not a readable video.
     """
     if isinstance(clip, torch.Tensor) and clip.dtype != torch.uint8:
@@ -415,13 +443,13 @@ def explain_video(model, video, target: int | None = None, method: str | None = 
                   stage: int | None = None) -> Explanation:
     """:func:`explain` for a video (a path, or uint8 frames ``(N, H, W, 3)``): the model's test clip (its sampler,
     view 0 of 1; all ``N`` frames when ``N`` equals the model's ``num_frames``), through its eval transform."""
-    from .data import VideoReader, eval_clip
-    from .data.presets import eval_indices
+    from ..data import VideoReader, eval_clip
+    from ..data.presets import eval_indices
 
     cfg = model.pretrained_cfg
     if not cfg.is_video:
         raise UsageError(f"tubelet explain needs a video model, {cfg.architecture} is an image model")
-    method = _check_method(model, method)
+    method = check_target(model, method, target)
     if isinstance(video, (str, os.PathLike)):
         path = os.fspath(video)
         if not os.path.exists(path):
@@ -501,16 +529,17 @@ def evaluate_synthetic(model, num_clips: int = 50, *, num_frames: int = 16, heig
 
     Args:
         num_frames, height, width, seed: the dataset's parameters (``data.synthetic`` of the recipe).
-        target: ``predicted`` (the predicted class, as ``tubelet explain``) or ``label`` (the true class).
+        target: ``predicted`` (the predicted class, as ``tubelet explain``) or ``label`` (the true class; gradcam
+            only, see :func:`check_target`).
     Returns:
         ``{"pointing", "mass", "uniform", "centre", "top1", "clips", "frames", "method"}``: means over the frames
         where the object is visible and inside the crop; ``uniform`` is what a uniform map scores on both measures
         (mean box area / crop area); ``centre`` is the pointing game of a map that always points at the crop's
         centre (the objects' paths are centred, so this is the stronger baseline).
     """
-    from .data import eval_clip
-    from .data.presets import eval_indices
-    from .data.synthetic import dataset_clip
+    from ..data import eval_clip
+    from ..data.presets import eval_indices
+    from ..data.synthetic import dataset_clip
 
     cfg = model.pretrained_cfg
     device = next(model.parameters()).device
@@ -573,15 +602,33 @@ def _enlarge(frames: np.ndarray, saliency: np.ndarray, short: int = 224) -> tupl
     return frames, _resize_saliency(saliency, frames.shape[1], frames.shape[2])
 
 
+def _write_mp4(f, frames: np.ndarray, fps) -> None:
+    """Encode uint8 ``(T, H, W, 3)`` frames as H.264 (yuv420p, as :func:`tubelet.data.synthetic.write_video`) into
+    the open, seekable binary file ``f`` (the temporary of :func:`tubelet.atomic.write_atomically`, whose name
+    does not end in ``.mp4``: the container is named here)."""
+    import av
+
+    with av.open(f, "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
 def write_overlay(frames, saliency, out_stem: str | os.PathLike, fps: float = 4.0, title: str = "",
                   indices=None) -> dict:
     """Write ``<out_stem>.mp4`` (the frames with the heat map blended in, H.264) and ``<out_stem>.png`` (a grid of
     the frames with the overlay, each titled with its frame number from ``indices``, default 0, 1, ...). Returns
-    ``{"video": path, "grid": path}``."""
+    ``{"video": path, "grid": path}``. Each file is written whole or not at all (a temporary renamed into place,
+    :func:`tubelet.atomic.write_atomically`), even when interrupted."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .data.synthetic import write_video
+    from ..atomic import write_atomically
 
     out_stem = Path(out_stem)
     if out_stem.suffix in (".mp4", ".png"):
@@ -591,7 +638,14 @@ def write_overlay(frames, saliency, out_stem: str | os.PathLike, fps: float = 4.
     blended = overlay(frames, sal)
     even = blended[:, :blended.shape[1] // 2 * 2, :blended.shape[2] // 2 * 2]  # H.264 needs even sizes
     video = out_stem.parent / f"{out_stem.name}.mp4"
-    write_video(video, even, fps=max(1, round(fps)))
+    from fractions import Fraction  # a fractional fps is written exactly (PyAV takes a Fraction rate): 2.5 stays 5/2
+
+    rate = Fraction(fps).limit_denominator(1001) if isinstance(fps, (int, float, Fraction)) and math.isfinite(fps) \
+        else Fraction(0)
+    if rate <= 0:
+        raise UsageError(f"the overlay's frame rate must be a positive number of frames per second (at least "
+                         f"1/1001), got {fps!r}")
+    write_atomically(video, lambda f: _write_mp4(f, even, fps=rate))
     T = len(blended)
     cols = min(T, 8)
     rows = math.ceil(T / cols)
@@ -608,82 +662,5 @@ def write_overlay(frames, saliency, out_stem: str | os.PathLike, fps: float = 4.
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     grid = out_stem.parent / f"{out_stem.name}.png"
-    fig.savefig(grid)
+    write_atomically(grid, lambda f: fig.savefig(f, format="png"))
     return {"video": str(video), "grid": str(grid)}
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Command
-# --------------------------------------------------------------------------------------------------------------
-
-def _target_index(spec: str | None, labels: list[str] | None, num_classes: int) -> int | None:
-    if spec is None:
-        return None
-    if spec.lstrip("-").isdigit():
-        index = int(spec)
-    elif labels is not None and spec in labels:
-        index = labels.index(spec)
-    else:
-        known = "; the model's classes are not named, give an index" if labels is None else \
-            " (a class index, or one of the model's class names)"
-        raise UsageError(f"--target {spec}: not a class of this model{known}")
-    if not 0 <= index < num_classes:
-        raise UsageError(f"--target {spec}: the model has {num_classes} classes (0 to {num_classes - 1})")
-    return index
-
-
-def cmd_explain(args) -> int:
-    from .cli import check_new_files, model_from_args
-    from .engine.inference import model_labels
-
-    if not os.path.exists(args.video):
-        raise VideoDecodeError(f"{args.video}: no such file")
-    if os.path.isdir(args.video):
-        raise VideoDecodeError(f"{args.video}: is a folder; tubelet explain takes one video file")
-    if args.model is None and args.checkpoint is None:
-        raise UsageError("give --model NAME (with --pretrained or --checkpoint) or --checkpoint FILE")
-    stem = Path(args.out) / f"{Path(args.video).stem}.explain"
-    check_new_files([f"{stem}.mp4", f"{stem}.png"], args)
-    model = model_from_args(args, "classification")
-    cfg = model.pretrained_cfg
-    labels = model_labels(cfg, model.num_classes)
-    target = _target_index(args.target, labels, model.num_classes)
-    _check_method(model, args.method)
-    exp = explain_video(model, args.video, target=target, method=args.method, stage=args.stage)
-    name = lambda i: labels[i] if labels else f"class {i}"  # noqa: E731
-    top = int(exp.probs.argmax())
-    how = exp.method + (f" (stage {args.stage})" if args.stage else "")
-    title = f"{args.model or cfg.architecture}: {how} for {name(exp.target)} (p={float(exp.probs[exp.target]):.2f})"
-    files = write_overlay(exp.frames, exp.saliency, stem, fps=args.fps, title=title, indices=exp.indices)
-    print(f"{args.video}: top class {name(top)} ({float(exp.probs[top]):.3f}); explained: {name(exp.target)} "
-          f"with {exp.method}; frames {', '.join(str(int(i)) for i in exp.indices)}")
-    print(f"  overlay video  {files['video']}")
-    print(f"  frame grid     {files['grid']}")
-    if args.checkpoint is None and not args.pretrained:
-        print("note: no --checkpoint or --pretrained given, so the weights are random and the map means nothing")
-    return 0
-
-
-def add_parsers(sub) -> None:
-    """Add this module's commands to the ``tubelet`` parser's subparsers."""
-    p = sub.add_parser("explain", help="where a video model looks: a saliency overlay video and a frame grid",
-                       description="Saliency of a video classifier on one video: Grad-CAM on the last stage "
-                                   "(UniFormer, Video Swin), the global query's attention rolled out through the "
-                                   "global blocks (UniFormerV2), attention rollout (UniFormer's SABlocks). Writes "
-                                   "OUT/<video>.explain.mp4 and OUT/<video>.explain.png.")
-    p.add_argument("video", help="a video file")
-    p.add_argument("--model", help="variant name (see `tubelet models`); optional with a tubelet checkpoint")
-    p.add_argument("--checkpoint", help="weights in any supported layout")
-    p.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG",
-                   help="released weights: the default tag of --model, or TAG")
-    p.add_argument("--method", help="gradcam | rollout | attention (default: the family's: gradcam for UniFormer "
-                                    "and Video Swin, rollout for UniFormerV2)")
-    p.add_argument("--target", help="class to explain: an index or a class name (default: the predicted class)")
-    p.add_argument("--stage", type=int, help="gradcam: the stage (1-4) to explain (default: the last; an earlier "
-                                             "one gives a finer map on small inputs)")
-    p.add_argument("-o", "--out", default=".", help="output folder (default: the current folder)")
-    p.add_argument("--overwrite", action="store_true", help="replace the overlay video / grid if they exist (default: "
-                                                           "an error naming them, before any work)")
-    p.add_argument("--fps", type=float, default=4.0, help="frame rate of the overlay video (default 4)")
-    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
-    p.set_defaults(func=cmd_explain)

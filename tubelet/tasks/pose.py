@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.images import read_image as read_image_array
-from .errors import AnnotationError, DependencyError, UsageError
+from ..data.images import read_image as read_image_array
+from ..errors import AnnotationError, DependencyError, UsageError
 
 __all__ = ["PersonBox", "STAT_NAMES", "RESCORE_THR", "OKS_THR", "DRAW_THR", "parse_box", "read_boxes", "check_boxes",
            "boxes_for_image", "gt_person_boxes", "read_image", "rescore", "oks_iou", "oks_nms", "estimate_persons",
            "coco_keypoint_results", "evaluate_coco_keypoints", "draw_poses", "pose_image", "pose_eval",
-           "format_metrics", "add_parsers"]
+           "format_metrics", "load_json", "check_coco", "require_pycocotools"]
 
 #: the COCO keypoint metrics, in the order of ``COCOeval.stats`` (mmpose: 'AP', 'AP .5', 'AP .75', 'AP (M)', 'AP (L)',
 #: 'AR', 'AR .5', 'AR .75', 'AR (M)', 'AR (L)')
@@ -180,7 +180,7 @@ def boxes_for_image(boxes: list[PersonBox], image: str | Path, source: str = "th
 
 # -- COCO annotations ------------------------------------------------------------------------------------------
 
-def _load_json(path: str | Path, what: str):
+def load_json(path: str | Path, what: str):
     try:
         return json.loads(Path(path).read_text())
     except OSError as e:
@@ -189,39 +189,123 @@ def _load_json(path: str | Path, what: str):
         raise AnnotationError(f"{path}: the {what} is not a JSON file ({e})") from None
 
 
-def _load_coco(annotation_file: str | Path) -> dict:
-    data = _load_json(annotation_file, "annotation file")
+def _shown(value, limit: int = 80) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _is_id(value) -> bool:
+    """A COCO id: an integer or a string (JSON ``true`` is not one)."""
+    return not isinstance(value, bool) and isinstance(value, (int, str))
+
+
+def _numbers(value, n: int) -> bool:
+    """``value`` is a list of ``n`` finite numbers."""
+    return isinstance(value, list) and len(value) == n and all(_number(v) is not None for v in value)
+
+
+def check_coco(data, source: str | Path = "the annotations") -> None:
+    """Raise :class:`AnnotationError` for what pycocotools' keypoint evaluation (and :func:`gt_person_boxes`) cannot
+    take in a COCO keypoint annotation dict, naming ``source`` and the entry (its index and id): lists "images" and
+    "annotations"; images with a unique integer or string "id", a "file_name" and, when given, a "width" and
+    "height" > 0; categories (when given) with an "id"; annotations with a unique "id", the "image_id" of an image,
+    a "category_id", "bbox" [x, y, w, h] (4 finite numbers, w, h >= 0), "area" >= 0, "iscrowd" 0 or 1,
+    "keypoints" (51 numbers) and "num_keypoints" (a whole number >= 0)."""
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):
-        raise AnnotationError(f"{annotation_file}: not a COCO annotation file (expected an object with lists "
+        raise AnnotationError(f"{source}: not a COCO annotation file (expected an object with lists "
                               f"\"images\" and \"annotations\", as person_keypoints_val2017.json)")
+    images: dict = {}
     for i, img in enumerate(data["images"]):
+        where = f"{source}: images entry {i}"
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            raise AnnotationError(f"{annotation_file}: images entry {i} needs an \"id\" and a \"file_name\"")
+            raise AnnotationError(f"{where} needs an \"id\" and a \"file_name\"")
+        if not _is_id(img["id"]):
+            raise AnnotationError(f"{where}: \"id\" must be an integer or a string, got {_shown(img['id'])}")
+        if img["id"] in images:
+            raise AnnotationError(f"{where}: id {img['id']!r} is also the id of images entry {images[img['id']]}")
+        images[img["id"]] = i
+        if not isinstance(img["file_name"], str) or not img["file_name"]:
+            raise AnnotationError(f"{where} (id {img['id']!r}): \"file_name\" must be a file name, got "
+                                  f"{_shown(img['file_name'])}")
+        for key in ("width", "height"):
+            if img.get(key) is not None and (_number(img[key]) is None or img[key] <= 0):
+                raise AnnotationError(f"{where} (id {img['id']!r}): \"{key}\" must be a number > 0, got "
+                                      f"{_shown(img[key])}")
+    categories = data.get("categories")
+    if categories is not None:
+        if not isinstance(categories, list):
+            raise AnnotationError(f"{source}: \"categories\" must be a list, got a {type(categories).__name__}")
+        for i, cat in enumerate(categories):
+            if not isinstance(cat, dict) or not _is_id(cat.get("id")):
+                raise AnnotationError(f"{source}: categories entry {i} needs an \"id\" (an integer or a string)")
+    ids: dict = {}
     for i, ann in enumerate(data["annotations"]):
+        where = f"{source}: annotations entry {i}"
         if not isinstance(ann, dict) or "image_id" not in ann or "id" not in ann:
-            raise AnnotationError(f"{annotation_file}: annotations entry {i} needs an \"id\" and an \"image_id\"")
+            raise AnnotationError(f"{where} needs an \"id\" and an \"image_id\"")
+        if not _is_id(ann["id"]):
+            raise AnnotationError(f"{where}: \"id\" must be an integer or a string, got {_shown(ann['id'])}")
+        where = f"{where} (id {ann['id']!r})"
+        if ann["id"] in ids:
+            raise AnnotationError(f"{where}: the id is also that of annotations entry {ids[ann['id']]}")
+        ids[ann["id"]] = i
+        if not _is_id(ann["image_id"]) or ann["image_id"] not in images:
+            raise AnnotationError(f"{where}: image_id {_shown(ann['image_id'])} is not the id of an image of the "
+                                  f"file")
+        missing = [k for k in ("category_id", "bbox", "area", "iscrowd", "keypoints", "num_keypoints")
+                   if k not in ann]
+        if missing:
+            raise AnnotationError(f"{where}: a keypoint annotation needs {', '.join(map(json.dumps, missing))}")
+        if not _is_id(ann["category_id"]):
+            raise AnnotationError(f"{where}: \"category_id\" must be an integer or a string, got "
+                                  f"{_shown(ann['category_id'])}")
+        box = ann["bbox"]
+        if not _numbers(box, 4) or box[2] < 0 or box[3] < 0:
+            raise AnnotationError(f"{where}: \"bbox\" must be [x, y, w, h], 4 finite numbers with w, h >= 0, got "
+                                  f"{_shown(box)}")
+        if _number(ann["area"]) is None or ann["area"] < 0:
+            raise AnnotationError(f"{where}: \"area\" must be a number >= 0, got {_shown(ann['area'])}")
+        if ann["iscrowd"] not in (0, 1):
+            raise AnnotationError(f"{where}: \"iscrowd\" must be 0 or 1, got {_shown(ann['iscrowd'])}")
+        if not _numbers(ann["keypoints"], 3 * NUM_KEYPOINTS):
+            k = ann["keypoints"]
+            raise AnnotationError(f"{where}: \"keypoints\" must be {3 * NUM_KEYPOINTS} numbers [x1, y1, v1, ...], "
+                                  f"got {f'{len(k)} values' if isinstance(k, list) else _shown(k)}")
+        n = ann["num_keypoints"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise AnnotationError(f"{where}: \"num_keypoints\" must be a whole number >= 0, got {_shown(n)}")
+
+
+def _load_coco(annotation_file: str | Path) -> dict:
+    data = load_json(annotation_file, "annotation file")
+    check_coco(data, annotation_file)
     return data
 
 
-def gt_person_boxes(coco: dict) -> list[PersonBox]:
+def gt_person_boxes(coco: dict, source: str | Path = "the annotations") -> list[PersonBox]:
     """The ground-truth person boxes of a COCO annotation dict, as mmpose's test with ``use_gt_bbox=True``: not
     crowd, with some labelled keypoint, the box clipped to the image (x1 = max(0, x), x2 = min(W - 1, x1 +
-    max(0, w - 1)), likewise y; kept when x2 > x1 and y2 > y1 and the area is not 0), score 1."""
+    max(0, w - 1)), likewise y; kept when x2 > x1 and y2 > y1 and the area is not 0), score 1.
+
+    Raises:
+        AnnotationError: a malformed annotation (:func:`check_coco`), named with ``source``.
+    """
+    check_coco(coco, source)
     sizes = {img["id"]: (img.get("width"), img.get("height")) for img in coco["images"]}
     boxes = []
     for ann in coco["annotations"]:
-        if ann.get("iscrowd", 0) or "bbox" not in ann or ann.get("category_id", PERSON) != PERSON:
+        if ann["iscrowd"] or ann["category_id"] != PERSON:
             continue
-        kpts = ann.get("keypoints")
-        if not kpts or max(kpts) == 0 or ann.get("num_keypoints", 1) == 0:
+        kpts = ann["keypoints"]
+        if max(kpts) == 0 or ann["num_keypoints"] == 0:
             continue
-        width, height = sizes.get(ann["image_id"], (None, None))
+        width, height = sizes[ann["image_id"]]
         x, y, w, h = ann["bbox"]
         x1, y1 = max(0, x), max(0, y)
         x2, y2 = x1 + max(0, w - 1), y1 + max(0, h - 1)
         if width is not None and height is not None:
             x2, y2 = min(width - 1, x2), min(height - 1, y2)
-        if ann.get("area", 1) > 0 and x2 > x1 and y2 > y1:
+        if ann["area"] > 0 and x2 > x1 and y2 > y1:
             boxes.append(PersonBox((x1, y1, x2 - x1, y2 - y1), 1.0, ann["image_id"], f"annotation {ann['id']}"))
     return boxes
 
@@ -249,7 +333,7 @@ def rescore(box_score: float, keypoint_scores, thr: float = RESCORE_THR) -> floa
 
 def _sigmas(sigmas):
     if sigmas is None:
-        from .keypoints import COCO_SIGMAS
+        from ..keypoints import COCO_SIGMAS
         sigmas = COCO_SIGMAS
     return np.asarray(sigmas, dtype=np.float64)
 
@@ -294,7 +378,7 @@ def estimate_persons(model, image: np.ndarray, boxes: list[PersonBox], flip_test
     ``keypoint_scores`` (17,), ``score`` (:func:`rescore`) and ``area``, the area of the region the model saw
     (the box widened to the input's aspect ratio, x 1.25: ``prod(scale x 200)``), which OKS-NMS uses as mmpose does.
     """
-    from .keypoints import estimate_poses
+    from ..keypoints import estimate_poses
 
     if not boxes:
         return []
@@ -327,7 +411,7 @@ def coco_keypoint_results(persons: list[dict], image_id=None) -> list[dict]:
 
 # -- evaluation ------------------------------------------------------------------------------------------------------
 
-def _pycocotools():
+def require_pycocotools():
     try:
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
@@ -337,23 +421,41 @@ def _pycocotools():
     return COCO, COCOeval
 
 
-def _check_results(results: list, image_ids: set, source: str) -> None:
+def _check_results(results: list, image_ids: set, category_ids: set, source: str) -> None:
+    """Raise :class:`AnnotationError` for a result that pycocotools' ``loadRes`` / ``COCOeval`` cannot take, naming
+    ``source`` and the entry: each needs "image_id" (of an image of the annotation file), "category_id" (one of its
+    categories), "keypoints" (51 finite numbers) and "score" (a finite number). A "bbox" is not read (the evaluation
+    leaves it out, as the official test writes none)."""
     if not isinstance(results, list):
         raise AnnotationError(f"{source}: expected a JSON list of COCO keypoint results, got a "
                               f"{type(results).__name__}")
+    first = results[0] if results and isinstance(results[0], dict) else {}
+    for key in ("caption", "segmentation"):  # loadRes would read the file as results of another kind
+        if key in first:
+            raise AnnotationError(f"{source}: entry 0 has a \"{key}\": not a COCO keypoint result (pycocotools "
+                                  f"would read the file as {key} results)")
+    needed = ("image_id", "category_id", "keypoints", "score")
     for i, r in enumerate(results):
         where = f"{source}: entry {i}"
-        if not isinstance(r, dict) or not all(k in r for k in ("image_id", "keypoints", "score")):
-            raise AnnotationError(f"{where}: a keypoint result needs \"image_id\", \"category_id\", \"keypoints\" "
-                                  f"and \"score\"")
+        if not isinstance(r, dict):
+            raise AnnotationError(f"{where}: a keypoint result is an object {{\"image_id\", \"category_id\", "
+                                  f"\"keypoints\", \"score\"}}, got {_shown(r)}")
+        missing = [k for k in needed if k not in r]
+        if missing:
+            raise AnnotationError(f"{where}: a keypoint result needs {', '.join(map(json.dumps, missing))}; "
+                                  f"it has {', '.join(map(json.dumps, r)) or 'nothing'}")
+        if not _is_id(r["image_id"]) or r["image_id"] not in image_ids:
+            raise AnnotationError(f"{where}: image_id {_shown(r['image_id'])} is not an image of the annotation file")
+        if not _is_id(r["category_id"]) or r["category_id"] not in category_ids:
+            shown = ", ".join(map(json.dumps, sorted(category_ids, key=str)))
+            raise AnnotationError(f"{where}: category_id {_shown(r['category_id'])} is not a category of the "
+                                  f"annotation file ({shown}; 1 is person)")
         k = r["keypoints"]
-        if not isinstance(k, list) or len(k) != 3 * NUM_KEYPOINTS or any(_number(v) is None for v in k):
+        if not _numbers(k, 3 * NUM_KEYPOINTS):
             raise AnnotationError(f"{where}: \"keypoints\" must be {3 * NUM_KEYPOINTS} numbers [x1, y1, s1, ...], "
                                   f"got {len(k) if isinstance(k, list) else type(k).__name__}")
         if _number(r["score"]) is None:
-            raise AnnotationError(f"{where}: \"score\" must be a number")
-        if r["image_id"] not in image_ids:
-            raise AnnotationError(f"{where}: image_id {r['image_id']!r} is not an image of the annotation file")
+            raise AnnotationError(f"{where}: \"score\" must be a number, got {_shown(r['score'])}")
 
 
 def evaluate_coco_keypoints(annotation_file: str | Path, results: list[dict] | str | Path,
@@ -368,24 +470,29 @@ def evaluate_coco_keypoints(annotation_file: str | Path, results: list[dict] | s
 
     Raises:
         DependencyError: pycocotools is not installed.
-        AnnotationError: a file that cannot be read, or a malformed result, or one of an image not in the
-            annotation file; the message names the file (and the entry).
+        AnnotationError: a file that cannot be read, a malformed annotation (:func:`check_coco`), or a malformed
+            result (missing or malformed "image_id", "category_id", "keypoints" or "score"), or one of an image or
+            a category not in the annotation file; the message names the file and the entry.
     """
-    COCO, COCOeval = _pycocotools()
+    COCO, COCOeval = require_pycocotools()
     data = _load_coco(annotation_file)
     source = "results"
     if not isinstance(results, list):
         source = str(results)
-        results = _load_json(results, "results file")
-    _check_results(results, {img["id"] for img in data["images"]}, source)
-    data.setdefault("categories", [{"id": PERSON, "name": "person"}])
+        results = load_json(results, "results file")
+    if data.get("categories") is None:
+        data["categories"] = [{"id": PERSON, "name": "person"}]
+    _check_results(results, {img["id"] for img in data["images"]}, {c["id"] for c in data["categories"]}, source)
     report = io.StringIO()
     with contextlib.redirect_stdout(report):
         gt = COCO()
         gt.dataset = data
         gt.createIndex()
         if results:
-            dt = gt.loadRes(copy.deepcopy(results))
+            # without "bbox", as the official test writes its results (image_id, category_id, keypoints, score): with
+            # one, pycocotools takes a result's area from its box instead of its keypoints' extent, and the area
+            # decides which false positives count in the medium / large ranges (APm, APl, ARm, ARl)
+            dt = gt.loadRes([{k: copy.deepcopy(v) for k, v in r.items() if k != "bbox"} for r in results])
         else:  # loadRes cannot take an empty list: an empty result set scores 0
             dt = COCO()
             dt.dataset = {"images": data["images"], "categories": data["categories"], "annotations": []}
@@ -425,7 +532,7 @@ def draw_poses(image, persons: list[dict], kpt_thr: float = DRAW_THR, radius: in
     same size; ``radius`` of the dots and ``width`` of the lines default to the image size."""
     from PIL import Image, ImageDraw
 
-    from .keypoints import COCO_SKELETON
+    from ..keypoints import COCO_SKELETON
 
     im = image.convert("RGB") if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, np.uint8))
     im = im.copy()
@@ -480,7 +587,7 @@ def pose_image(model, image_path: str | Path, boxes: list[PersonBox] | None = No
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(image_path).stem
     json_path, png_path = out / f"{stem}_keypoints.json", out / f"{stem}_pose.png"
-    from .engine.checkpoint import write_atomically  # whole files only, even when interrupted
+    from ..atomic import write_atomically  # whole files only, even when interrupted
 
     text = json.dumps(coco_keypoint_results(persons, image_id), indent=1).encode()
     write_atomically(json_path, lambda f: f.write(text))
@@ -506,11 +613,11 @@ def pose_eval(model, annotation_file: str | Path, image_dir: str | Path, boxes: 
         AnnotationError: an unreadable annotation file, a detection without an image id or of an image not in it.
         UsageError: an image that cannot be read, or a box entirely outside its image.
     """
-    _pycocotools()  # before hours of inference
+    require_pycocotools()  # before hours of inference
     coco = _load_coco(annotation_file)
     images = {img["id"]: img for img in coco["images"]}
     if boxes is None:
-        boxes = gt_person_boxes(coco)
+        boxes = gt_person_boxes(coco, annotation_file)
     else:
         for b in boxes:
             if b.image_id is None:
@@ -543,170 +650,8 @@ def pose_eval(model, annotation_file: str | Path, image_dir: str | Path, boxes: 
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "result_keypoints.json").write_text(json.dumps(results))
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+        from ..atomic import write_text  # whole files only, even when interrupted
+
+        write_text(out / "result_keypoints.json", json.dumps(results))
+        write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     return metrics, results
-
-
-# -- the commands ----------------------------------------------------------------------------------------------------
-
-def _pose_model(args):
-    from .cli import model_from_args
-
-    return model_from_args(args, "pose")
-
-
-def _random_weights_note(args) -> None:
-    if args.checkpoint is None and not args.pretrained:
-        print(f"tubelet {args.command}: note: no --checkpoint or --pretrained given, so the weights are random and "
-              f"the keypoints mean nothing", file=sys.stderr)
-
-
-def cmd_pose(args) -> int:
-    boxes = [parse_box(t) for t in args.box or []]
-    if args.boxes:
-        boxes += boxes_for_image(read_boxes(args.boxes), args.image, args.boxes)
-        boxes = [b for b in boxes if b.score >= args.det_thr]
-        if not boxes:
-            raise UsageError(f"{args.boxes}: no person box scored {args.det_thr:g} or more")
-    image = read_image(args.image)  # a bad image or box fails before the model is built
-    check_boxes(boxes, image.shape[1], image.shape[0], args.image)
-    from .cli import check_new_files
-    stem = Path(args.out) / Path(args.image).stem
-    check_new_files([f"{stem}_keypoints.json", f"{stem}_pose.png"], args)
-    model = _pose_model(args)
-    if not boxes:
-        print("tubelet pose: note: no --box or --boxes, so the whole image is one person box", file=sys.stderr)
-    _random_weights_note(args)
-    result = pose_image(model, args.image, boxes, args.out, flip_test=not args.no_flip, image_id=args.image_id,
-                        image=image)
-    name = args.model or model.pretrained_cfg.architecture
-    if args.json:
-        print(json.dumps({"model": name, **result}))
-        return 0
-    n = len(result["persons"])
-    print(f"{name}: {args.image} {result['width']}x{result['height']}, {n} person{'s' * (n != 1)}"
-          f"{' (the whole image)' if result['whole_image'] else ''}, "
-          f"{'flip test' if not args.no_flip else 'no flip test'}, {result['seconds'] * 1000:.0f} ms")
-    for i, p in enumerate(result["persons"]):
-        seen = sum(k[2] >= DRAW_THR for k in p["keypoints"])
-        x, y, w, h = p["bbox"]
-        print(f"  person {i}: box [{x:.0f}, {y:.0f}, {w:.0f}, {h:.0f}] score {p['score']:.3f} (box "
-              f"{p['box_score']:.3f}), {seen}/{NUM_KEYPOINTS} keypoints scored >= {DRAW_THR}")
-    print(f"-> {result['json']}, {result['png']}")
-    return 0
-
-
-def cmd_pose_eval(args) -> int:
-    from .cli import check_new_files
-
-    t0 = time.perf_counter()
-    out = Path(args.out)
-    check_new_files(([] if args.results else [out / "result_keypoints.json"]) + [out / "metrics.json"], args)
-    if args.results:
-        if args.model or args.checkpoint or args.pretrained or args.boxes or args.gt_boxes or args.images:
-            raise UsageError("--results evaluates a results file as it is: it takes no --model, --checkpoint, "
-                             "--pretrained, --images, --boxes or --gt-boxes")
-        metrics = evaluate_coco_keypoints(args.annotations, args.results)
-        results_path, num = args.results, len(_load_json(args.results, "results file"))
-    else:
-        if not args.images:
-            raise UsageError("pose-eval needs --images DIR (the folder of the annotation file's images), or "
-                             "--results R.json to evaluate precomputed results")
-        if bool(args.boxes) == bool(args.gt_boxes):
-            raise UsageError("pose-eval needs the person boxes: --boxes DETECTIONS.json (COCO detection results) "
-                             "or --gt-boxes (the annotation file's)")
-        if not Path(args.images).is_dir():
-            raise UsageError(f"--images {args.images}: no such folder")
-        _pycocotools()  # before any inference
-        boxes = None if args.gt_boxes else read_boxes(args.boxes)
-        model = _pose_model(args)
-        _random_weights_note(args)
-
-        def progress(done, total):
-            if not args.json and (done % 100 == 0 or done == total):
-                print(f"tubelet pose-eval: {done}/{total} images, {time.perf_counter() - t0:.0f} s",
-                      file=sys.stderr, flush=True)
-
-        metrics, results = pose_eval(model, args.annotations, args.images, boxes, det_thr=args.det_thr,
-                                     flip_test=not args.no_flip, oks_thr=None if args.no_nms else args.oks_thr,
-                                     out_dir=out, progress=progress)
-        results_path, num = str(out / "result_keypoints.json"), len(results)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    if args.json:
-        print(json.dumps({"metrics": metrics, "results": results_path, "num_results": num,
-                          "metrics_file": str(out / "metrics.json"), "seconds": round(time.perf_counter() - t0, 1)}))
-        return 0
-    print(f"COCO keypoint AP of {num} results ({results_path}) on {args.annotations}:")
-    print(format_metrics(metrics))
-    print(f"-> {out / 'metrics.json'}")
-    return 0
-
-
-def _probability(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text}")
-    return value
-
-
-def add_parsers(sub) -> None:
-    """Add ``pose`` and ``pose-eval`` to the ``tubelet`` parser's subparsers."""
-    from .cli import PRETRAINED_HELP
-
-    po = sub.add_parser("pose", help="human keypoints (COCO, 17) of the person boxes of an image, with a drawing",
-                        description="Top-down pose: each person box is cropped to the model's input (e.g. 256x192) "
-                                    "and its 17 COCO keypoints decoded, with flip test. Writes OUT/<stem>_keypoints"
-                                    ".json (COCO keypoint results) and OUT/<stem>_pose.png.")
-    po.add_argument("image", help="an image file (JPEG, PNG, ...)")
-    po.add_argument("--model", help="uniformer_small_pose or uniformer_base_pose; optional with a tubelet checkpoint")
-    po.add_argument("--checkpoint", help="weights in any supported layout (the official mmpose .pth too)")
-    po.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
-    po.add_argument("--box", action="append", metavar="X,Y,W,H",
-                    help="a person box in pixels (repeatable); none and no --boxes: the whole image")
-    po.add_argument("--boxes", metavar="BOXES.json", help="person boxes: a JSON list of [x, y, w, h] or of COCO "
-                                                          "detection results {image_id, bbox, score, category_id}")
-    po.add_argument("--det-thr", type=_probability, default=0.0,
-                    help="drop --boxes detections scored below this (default 0)")
-    po.add_argument("--image-id", type=int, help="image_id of the results (default: the detections', else the file "
-                                                 "name's when it is a number, else 0)")
-    po.add_argument("--out", default=".", help="output folder (default: the current folder)")
-    po.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: "
-                                                            "an error naming them, before any work)")
-    po.add_argument("--no-flip", action="store_true", help="no flip test (faster, slightly less accurate)")
-    po.add_argument("--json", action="store_true", help="print the result as JSON")
-    po.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
-    po.set_defaults(func=cmd_pose)
-
-    pe = sub.add_parser("pose-eval", help="COCO keypoint AP of a pose model (or of a results file)",
-                        description="The official top-down COCO test: person boxes (detections or ground truth) "
-                                    "through the model with flip test, rescoring (box score x mean keypoint score "
-                                    "above 0.2), OKS-NMS (0.9), pycocotools COCOeval. Writes OUT/result_keypoints"
-                                    ".json and OUT/metrics.json.")
-    pe.add_argument("--annotations", required=True, metavar="FILE",
-                    help="COCO keypoint annotations, e.g. person_keypoints_val2017.json")
-    pe.add_argument("--images", metavar="DIR", help="the folder of the annotation file's images (val2017/)")
-    pe.add_argument("--boxes", metavar="DETS.json", help="person detections: COCO detection results "
-                                                         "{image_id, bbox, score, category_id}")
-    pe.add_argument("--gt-boxes", action="store_true", help="use the annotation file's person boxes instead")
-    pe.add_argument("--det-thr", type=_probability, default=0.0,
-                    help="drop detections scored below this (default 0.0, as the official test)")
-    pe.add_argument("--oks-thr", type=_probability, default=OKS_THR, help=f"OKS-NMS threshold (default {OKS_THR})")
-    pe.add_argument("--no-nms", action="store_true", help="keep every person (no OKS-NMS)")
-    pe.add_argument("--results", metavar="R.json", help="evaluate this COCO keypoint results file (no model)")
-    pe.add_argument("--model", help="uniformer_small_pose or uniformer_base_pose; optional with a tubelet checkpoint")
-    pe.add_argument("--checkpoint", help="weights in any supported layout")
-    pe.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
-    pe.add_argument("--out", default=".", help="output folder (default: the current folder)")
-    pe.add_argument("--overwrite", action="store_true", help="replace result_keypoints.json / metrics.json if they "
-                                                            "exist")
-    pe.add_argument("--no-flip", action="store_true", help="no flip test")
-    pe.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    pe.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
-    pe.set_defaults(func=cmd_pose_eval)

@@ -38,7 +38,6 @@ localisation method needs, and their average as a video-level score.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -48,10 +47,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .errors import AnnotationError, TubeletError, UsageError
+from ..errors import AnnotationError, TubeletError, UsageError
 
 __all__ = ["extract_features", "extract_to_folder", "plan_windows", "window_clips", "normalize_clips",
-           "read_video_list", "resolve_inputs", "load_index", "add_parsers", "INDEX_NAME", "SETTINGS_NAME"]
+           "read_video_list", "resolve_inputs", "load_index", "check_video_model", "check_settings",
+           "clear_output", "INDEX_NAME", "SETTINGS_NAME"]
 
 INDEX_NAME = "index.jsonl"
 SETTINGS_NAME = "features.json"
@@ -96,9 +96,9 @@ def window_clips(reader, cfg, starts: Sequence[int], span: int) -> torch.Tensor:
     (:func:`tubelet.engine.inference._window_indices`), short side resized and centre-cropped as the model's eval
     transform does, still uint8: ``(len(starts), T, C, S, S)``; :func:`normalize_clips` makes them model inputs.
     The frames of all the windows are decoded (and resized) once each, in one pass."""
-    from .data import EvalTransform
-    from .data import transforms as T
-    from .engine.inference import _window_indices
+    from ..data import EvalTransform
+    from ..data import transforms as T
+    from ..engine.inference import _window_indices
 
     tr = EvalTransform.from_cfg(cfg, num_crops=1)
     per_window = np.stack([_window_indices(cfg, s, span) for s in starts])  # n, T
@@ -124,9 +124,9 @@ def _with_frames(cfg, frames: int | None):
     return cfg.replace(num_frames=frames, input_size=(cfg.input_size[0], frames, *cfg.input_size[2:]))
 
 
-def _check_video_model(model, classify: bool = False) -> None:
+def check_video_model(model, classify: bool = False) -> None:
     """A video classifier: its pooled clip feature is ``forward_head(forward_features(x), pre_logits=True)``."""
-    from .models._registry import check_task
+    from ..models._registry import check_task
 
     cfg = model.pretrained_cfg
     check_task(cfg.architecture, "classification", "tubelet features")
@@ -137,8 +137,8 @@ def _check_video_model(model, classify: bool = False) -> None:
 
 
 def _autocast(device: torch.device, dtype: str):
-    from .engine.evaluate import autocast
-    from .runtime import resolve_amp
+    from ..engine.evaluate import autocast
+    from ..runtime import resolve_amp
 
     if dtype not in ("fp32", "bf16"):
         raise UsageError(f"dtype must be fp32 or bf16, got {dtype!r}")
@@ -176,11 +176,11 @@ def extract_features(model, video: str | os.PathLike, *, window: float | None = 
     Raises:
         VideoDecodeError: the file cannot be decoded (the message names it).
     """
-    from .data import VideoReader
+    from ..data import VideoReader
 
     if batch_size < 1:
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
-    _check_video_model(model)
+    check_video_model(model)
     was_training = model.training
     model.eval()
     cfg = _with_frames(model.pretrained_cfg, frames)
@@ -207,7 +207,7 @@ def read_video_list(path: str | os.PathLike) -> list[str]:
     """
     import io
 
-    from .data.datasets import _read_text, _short
+    from ..data.datasets import _read_text, _short
 
     path = os.fspath(path)
     base = os.path.dirname(path)
@@ -236,7 +236,7 @@ def read_video_list(path: str | os.PathLike) -> list[str]:
 
 
 def _is_list_file(item: str) -> bool:
-    from .data.datasets import VIDEO_EXTENSIONS
+    from ..data.datasets import VIDEO_EXTENSIONS
 
     return os.path.isfile(item) and Path(item).suffix.lower() in (".txt", ".lst", ".list", ".csv")\
         and Path(item).suffix.lower() not in VIDEO_EXTENSIONS
@@ -244,7 +244,7 @@ def _is_list_file(item: str) -> bool:
 
 def resolve_inputs(items: Sequence[str]) -> list[str]:
     """Video files, folders (recursive) and list files -> video paths, duplicates dropped (first kept)."""
-    from .engine.inference import expand_videos
+    from ..engine.inference import expand_videos
 
     videos: list[str] = []
     for item in items:
@@ -274,7 +274,7 @@ class _VideoWindows(torch.utils.data.IterableDataset):
             yield from self._video(i)
 
     def _video(self, i: int):
-        from .data import VideoReader
+        from ..data import VideoReader
 
         try:
             reader = VideoReader(self.paths[i])
@@ -306,7 +306,7 @@ def _one_thread(_worker_id: int) -> None:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     """``data`` to a temporary name beside ``path``, flushed to disk, renamed over it."""
-    from .engine.checkpoint import write_atomically
+    from ..atomic import write_atomically
 
     write_atomically(path, lambda f: f.write(data))
 
@@ -314,14 +314,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _save_array(path: Path, array: np.ndarray) -> None:
     """``np.save`` to a temporary name in the same folder, fsync, rename: a reader (or a rerun) sees the whole
     array or none."""
-    from .engine.checkpoint import write_atomically
+    from ..atomic import write_atomically
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda f: np.save(f, np.ascontiguousarray(array, dtype=np.float32)))
 
 
 def _remove_stale(out: Path) -> list[str]:
-    from .engine.checkpoint import remove_stale_temporaries
+    from ..atomic import remove_stale_temporaries
 
     removed = []
     for folder, _dirs, _files in os.walk(out):
@@ -359,7 +359,7 @@ def load_index(out: str | os.PathLike) -> dict[str, dict]:
     return done
 
 
-def _check_settings(out: Path, settings: dict, restart: bool) -> None:
+def check_settings(out: Path, settings: dict, restart: bool) -> None:
     path = out / SETTINGS_NAME
     if path.is_file() and not restart:
         try:
@@ -373,20 +373,45 @@ def _check_settings(out: Path, settings: dict, restart: bool) -> None:
     _write_atomic(path, (json.dumps(settings, indent=1) + "\n").encode())
 
 
-def _clear(out: Path) -> None:
-    """``--overwrite``: delete what earlier runs wrote (the index, the settings and the arrays it names)."""
+def _inside(out: Path, name) -> Path | None:
+    """``out / name`` when it names a file below ``out`` (no absolute path, no ``..`` out of it, no link leading out);
+    None otherwise."""
+    if not isinstance(name, str) or not name or os.path.isabs(name) or "\0" in name:
+        return None
+    root = out.resolve()
+    path = (out / name)
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):
+        return None
+    if target == root or root not in target.parents:
+        return None
+    return path
+
+
+def clear_output(out: Path) -> list[str]:
+    """``--overwrite``: delete what earlier runs wrote (the index, the settings and the arrays it names). Only files
+    inside ``out`` are deleted: an index entry that names a file elsewhere (an absolute path, ``../``, a link out of
+    ``out``) is left alone and returned, so the caller can say so."""
+    out = Path(out)
     index = out / INDEX_NAME
+    refused = []
     if index.is_file():
         for line in index.read_text(errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-                for key in ("features", "scores"):
-                    if entry.get(key):
-                        (out / entry[key]).unlink(missing_ok=True)
+                names = [entry.get(key) for key in ("features", "scores") if entry.get(key)]
             except (ValueError, AttributeError, TypeError):
-                pass
+                continue
+            for name in names:
+                path = _inside(out, name)
+                if path is None:
+                    refused.append(str(name))
+                elif path.is_file() or path.is_symlink():
+                    path.unlink()
         index.unlink()
     (out / SETTINGS_NAME).unlink(missing_ok=True)
+    return refused
 
 
 def extract_to_folder(model, videos: Sequence[str], out: str | os.PathLike, *, window: float | None = None,
@@ -398,11 +423,11 @@ def extract_to_folder(model, videos: Sequence[str], out: str | os.PathLike, *, w
     failures are reported through ``log(message)`` (default: one line on stderr) and counted."""
     from tqdm.auto import tqdm
 
-    from .engine.inference import output_names, topk
+    from ..engine.inference import output_names, topk
 
     if batch_size < 1:
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
-    _check_video_model(model, classify)
+    check_video_model(model, classify)
     log = log or (lambda msg: print(f"tubelet features: error: {msg}", file=sys.stderr, flush=True))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -504,116 +529,3 @@ def extract_to_folder(model, videos: Sequence[str], out: str | os.PathLike, *, w
         bar.close()
     stats["seconds"] = round(time.perf_counter() - t0, 3)
     return stats
-
-
-# --------------------------------------------------------------------------------------------------------- CLI
-def _positive_seconds(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
-    return value
-
-
-def cmd_features(args) -> int:
-    from .cli import model_from_args
-    from .engine.inference import default_workers, model_labels
-
-    videos = resolve_inputs(args.videos)
-    if args.model is not None:  # refuse an image model before building it (other tasks: model_from_args)
-        from .models._pretrained import split_name
-        from .models._registry import get_pretrained_cfg, get_task
-
-        name = split_name(args.model)[0]
-        if get_task(name) == "classification" and not get_pretrained_cfg(name).is_video:
-            raise UsageError(f"features need a video model, {name} is an image model")
-    model = model_from_args(args, "classification")
-    device = next(model.parameters()).device
-    _check_video_model(model, args.classify)
-    cfg = model.pretrained_cfg
-    if args.checkpoint is None and not args.pretrained:
-        print("tubelet features: note: no --checkpoint or --pretrained given, so the weights are random and the "
-              "features mean nothing", file=sys.stderr)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: a file, not a folder")
-    if args.overwrite:
-        _clear(out)
-    out.mkdir(parents=True, exist_ok=True)
-    settings = {"model": args.model or cfg.architecture, "checkpoint": args.checkpoint,
-                "pretrained": args.pretrained, "set": list(args.set or []), "window": args.window,
-                "stride": args.stride, "frames": args.frames or cfg.num_frames, "sampler": cfg.sampler,
-                "dtype": args.dtype, "classify": bool(args.classify)}
-    _check_settings(out, settings, restart=False)
-    labels = model_labels(cfg, model.num_classes) if args.classify else None
-    workers = default_workers() if args.workers is None else args.workers
-    threads = torch.get_num_threads()
-    if device.type == "cpu":  # leave the cores to the decoding workers while they run (restored after)
-        from .runtime import set_threads_for_workers
-        set_threads_for_workers(workers)
-    try:
-        stats = extract_to_folder(model, videos, out, window=args.window, stride=args.stride, frames=args.frames,
-                                  batch_size=args.batch_size, num_workers=workers, dtype=args.dtype,
-                                  classify=args.classify, labels=labels, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        done = len(load_index(out))
-        print(f"tubelet features: interrupted; {done} of {len(videos)} videos are finished in {out}; run the same "
-              f"command again to continue", file=sys.stderr)
-        return 130
-    finally:
-        torch.set_num_threads(threads)
-    seconds = max(stats["seconds"], 1e-9)
-    print(f"tubelet features: {stats['videos']} video{'s' if stats['videos'] != 1 else ''}: {stats['done']} written, {stats['skipped']} already done, "
-          f"{stats['failed']} failed; {stats['windows']} windows in {stats['seconds']:.1f} s "
-          f"({stats['done'] / seconds:.2f} videos/s, {stats['windows'] / seconds:.1f} windows/s); index "
-          f"{out / INDEX_NAME}", file=sys.stderr, flush=True)
-    return 2 if stats["failed"] and not args.skip_bad else 0
-
-
-def add_parsers(sub) -> None:
-    """Add ``features`` to the ``tubelet`` parser's subparsers."""
-    from .cli import PRETRAINED_HELP, SET_MODEL_HELP, _count, _workers
-
-    fe = sub.add_parser(
-        "features", help="clip features of untrimmed videos (sliding windows) for temporal localisation",
-        description="Cuts each video into windows of --window seconds every --stride seconds, samples each window "
-                    "with the model's sampler and frames, and writes the pooled pre-logits feature of every window: "
-                    "OUT/NAME.npy (float32, windows x dim; NAME mirrors the video's path below the videos' common "
-                    "folder) and one line per video in OUT/index.jsonl (video, fps, duration, num_frames, features, "
-                    "dim, windows as [start, end] seconds). Resumable: a rerun skips the videos in the index. The "
-                    "papers' untrimmed classification (ActivityNet/HACS: 10 clips x 3 crops, each spread over the "
-                    "whole video) is `tubelet eval` with configs/*_anet.yaml or *_hacs.yaml.")
-    fe.add_argument("videos", nargs="+", help="video files, folders (searched recursively) or text lists of video "
-                                              "paths (.txt/.lst/.list, one per line, # comments; relative to the "
-                                              "list's folder)")
-    fe.add_argument("--model", help="variant name (see `tubelet models`); optional with a tubelet checkpoint")
-    fe.add_argument("--checkpoint", help="weights in any supported layout")
-    fe.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
-    fe.add_argument("--window", type=_positive_seconds,
-                    help="seconds per window (default: the model's clip span: num_frames x frame_interval frames, "
-                         "4 s for segment-sampled models)")
-    fe.add_argument("--stride", type=_positive_seconds, help="seconds between window starts (default: one window)")
-    fe.add_argument("--frames", type=_count, help="frames sampled per window (default: the model's)")
-    fe.add_argument("--out", required=True, help="output folder (arrays, index.jsonl, features.json)")
-    fe.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
-                    help="autocast dtype; on a CPU without native bf16, bf16 runs fp32 (with a note) unless "
-                         "TUBELET_FORCE_BF16=1; arrays are float32 either way")
-    fe.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cuda when available, else cpu)")
-    fe.add_argument("--workers", type=_workers, help="processes that decode and transform (default: min(4, CPUs); "
-                                                     "0: the main process)")
-    fe.add_argument("--batch-size", type=_count, default=8, help="windows per forward pass, across videos "
-                                                                 "(default 8)")
-    fe.add_argument("--classify", action="store_true",
-                    help="also write OUT/NAME.scores.npy (softmax per window) and the top 5 of their average in the "
-                         "index")
-    fe.add_argument("--overwrite", action="store_true", help="start over in OUT: delete the index, the settings "
-                                                             "and the arrays it names")
-    fe.add_argument("--skip-bad", action="store_true", help="exit 0 even when some videos cannot be decoded (they "
-                                                            "are reported either way; default: exit status 2)")
-    fe.add_argument("--no-progress", action="store_true", help="no progress bar")
-    fe.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_MODEL_HELP)
-    fe.set_defaults(func=cmd_features)

@@ -1,0 +1,180 @@
+"""``tubelet train``, ``eval``, ``demo`` and ``data synthetic``: runs from YAML recipes (:mod:`tubelet.engine`)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..config import parse_overrides
+from ..errors import UsageError
+from .common import SET_CONFIG_HELP, count, parse_views
+
+
+def cmd_train(args) -> int:
+    import shlex
+
+    from ..config import load_config
+    from ..engine import distributed
+    from ..engine.dry_run import dry_run
+    from ..engine.train import TrainingInterrupted, train
+
+    if args.config is None:  # --out OUT --resume: the run's own config
+        if not (args.resume and args.out):
+            raise UsageError("give the YAML recipe to train (tubelet train CONFIG.yaml), or --out OUT --resume to "
+                             "continue the run in OUT")
+        saved = Path(args.out) / "config.yaml"
+        if not saved.is_file():
+            raise UsageError(f"--resume: {saved}: no such file, so {args.out} holds no run to resume")
+        cfg = load_config(saved, args.set)
+        if "stop_at_step" not in parse_overrides(args.set).get("train", {}):
+            cfg.train.stop_at_step = None  # where the last launch was asked to stop, not this one
+    else:
+        cfg = load_config(args.config, args.set)
+    if args.dry_run:
+        result = dry_run(cfg)
+        print(json.dumps(result) if args.json else
+              f"dry run OK: {result['model']} ({result['trainable_params']:,} trainable parameters, "
+              f"{result['param_groups']} parameter groups); full clip {result['full_clip']} shape-checked; one step "
+              f"on {result['step_clip']} -> loss {result['loss']:.4f}; checkpoint "
+              f"{'loaded' if result['checkpoint_loaded'] else 'not loaded'}; {result['seconds']} s"
+              + (f"\nnote: {result['amp_fallback']}" if result.get("amp_fallback") else ""))
+        return 0 if result["finite"] else 1
+    out = args.out or str(Path("runs") / Path(args.config).stem)
+    resume_with = f"tubelet train --out {shlex.quote(out)} --resume"
+    try:
+        result = train(cfg, out, resume=args.resume, overwrite=args.overwrite, allow_changes=args.allow_changes)
+    except TrainingInterrupted as e:  # SIGINT / SIGTERM: last.pt saved where training stopped
+        if distributed.is_main():
+            print(f"tubelet train: {e}; resume with: {resume_with}", file=sys.stderr)
+        distributed.cleanup()
+        return e.exit_code
+    except KeyboardInterrupt:  # Ctrl-C while setting up: nothing was written yet
+        print(f"tubelet train: interrupted before training started; nothing was written to {out}", file=sys.stderr)
+        return 130
+    if distributed.is_main():
+        if args.json:
+            print(json.dumps(result))
+        elif result.get("stopped"):
+            print(f"stopped at step {result['step']} (train.stop_at_step); resume with: {resume_with}")
+        else:
+            print(f"done in {result['seconds']:.0f} s: best val top-1 {result['best_top1']:.2f}%; files in {out}")
+    distributed.cleanup()
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from ..config import load_config
+    from ..engine import distributed
+    from ..engine.evaluate import evaluate_checkpoint
+
+    extra = list(args.set or [])
+    if args.views and args.views != "model":
+        clips, crops = parse_views(args.views, None)
+        extra += [f"data.test_clips={clips}", f"data.test_crops={crops}"]
+    cfg = load_config(args.config, extra)
+    summary = evaluate_checkpoint(cfg, args.checkpoint, args.out, shuffle_frames=args.shuffle_frames)
+    if distributed.is_main():
+        out = Path(summary["out_dir"])
+        if args.json:
+            print(json.dumps(summary))
+        else:
+            print((out / "report.txt").read_text(), end="")
+            clips, crops = summary["views"]
+            print(f"top-1 {summary['top1']:.2f}%  top-5 {summary['top5']:.2f}%  mean class "
+                  f"{summary['mean_class_accuracy']:.2f}%  ({summary['num_samples']} videos, {clips}x{crops} views); "
+                  f"files in {out}")
+    distributed.cleanup()
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from ..engine.demo import run_demo
+
+    result = run_demo(out=args.out, overrides=args.set, quick=args.quick)
+    if args.json:
+        print(json.dumps(result))
+    return 0 if result["passed"] or args.quick else 1
+
+
+def cmd_data_synthetic(args) -> int:
+    from ..data import make_synthetic_dataset
+
+    t0 = time.perf_counter()
+    files = make_synthetic_dataset(args.root, num_train=args.train, num_val=args.val, num_frames=args.frames,
+                                   height=args.height, width=args.width, seed=args.seed)
+    print(f"wrote {args.train} train + {args.val} val clips to {args.root} in {time.perf_counter() - t0:.1f} s")
+    for name, path in files.items():
+        print(f"  {name}: {path}")
+    # a recipe for these files: the demo's small UniFormer (tubelet demo), reading them as a "list" dataset
+    import copy
+    from ..config import load_config, save_config
+    from ..engine.demo import DEMO_CONFIG
+
+    values, root = copy.deepcopy(DEMO_CONFIG), Path(args.root).resolve()
+    d = values["data"]
+    del d["synthetic"]
+    d.update(format="list", root=str(root), train=str(root / "train.txt"), val=str(root / "val.txt"),
+             labels=str(root / "classes.txt"), num_frames=min(d["num_frames"], args.frames),
+             batch_size=min(d["batch_size"], max(args.train, 1)),
+             eval_batch_size=min(d["eval_batch_size"], max(args.val, 1)))
+    values["notes"] = (f"written by `tubelet data synthetic {args.root}`: the model and schedule of `tubelet demo` "
+                       f"on these clips")
+    recipe = save_config(load_config(None, values), Path(args.root) / "recipe.yaml")
+    print(f"  recipe: {recipe}\nnext: tubelet train {recipe} --out runs/synthetic   "
+          f"# `tubelet demo`'s small UniFormer on these clips; --dry-run checks it in seconds")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """Add ``demo``, ``train``, ``eval`` and ``data``."""
+    dm = sub.add_parser("demo", help="the main job: generate the synthetic dataset, train, evaluate, predict",
+                        description="Generates the built-in synthetic dataset (classes that differ only in the "
+                                    "direction of time), trains a small UniFormer on it, evaluates it on normal and "
+                                    "frame-shuffled clips, plots the curves and predicts one clip.")
+    dm.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
+    dm.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP.replace("optim.lr=1e-4",
+                                                                                                 "optim.epochs=5"))
+    dm.add_argument("--quick", action="store_true", help="a few-step smoke run (no accuracy target)")
+    dm.add_argument("--json", action="store_true", help="print the result as JSON")
+    dm.set_defaults(func=cmd_demo)
+
+    tr = sub.add_parser("train", help="train from a YAML recipe (configs/), single process or under torchrun")
+    tr.add_argument("config", nargs="?", help="YAML recipe (see configs/README.md); optional with --out OUT --resume "
+                                              "(then OUT/config.yaml)")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP)
+    tr.add_argument("--out", help="run folder (default: runs/<config name>)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in OUT from OUT/last.pt exactly where it "
+                                                          "stopped, with the config it was started with")
+    tr.add_argument("--overwrite", action="store_true", help="start over in a folder that holds a run: deletes its "
+                                                             "files (last.pt, best.safetensors, metrics.jsonl, "
+                                                             "config.yaml, plots, eval/), nothing else")
+    tr.add_argument("--allow-changes", action="store_true", help="with --resume: continue with the values of a "
+                                                                 "config or --set that differ from the run's")
+    tr.add_argument("--dry-run", action="store_true", help="build everything and run one step on a generated clip")
+    tr.add_argument("--json", action="store_true", help="print the result as JSON")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="multi-view test of a checkpoint on a recipe's validation set")
+    ev.add_argument("config", help="YAML recipe naming the model and the validation data")
+    ev.add_argument("--checkpoint", required=True, help="weights (tubelet .safetensors, last.pt, or any supported)")
+    ev.add_argument("--views", help="CLIPSxCROPS test views, e.g. 4x3 (default: the recipe's)")
+    ev.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP)
+    ev.add_argument("--out", help="folder for report.txt, confusion.png, predictions.jsonl, metrics.json "
+                                  "(default: eval/STEM_CLIPSxCROPS[_shuffled]/ next to the checkpoint, one per "
+                                  "checkpoint and views)")
+    ev.add_argument("--shuffle-frames", action="store_true", help="shuffle each clip's frames (temporal-order test)")
+    ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    ev.set_defaults(func=cmd_eval)
+
+    d = sub.add_parser("data", help="dataset utilities")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    syn = dsub.add_parser("synthetic", help="write the built-in synthetic dataset (real H.264 files + lists)")
+    syn.add_argument("root", help="output folder")
+    syn.add_argument("--train", type=int, default=200, help="training clips")
+    syn.add_argument("--val", type=int, default=50, help="validation clips")
+    syn.add_argument("--frames", type=count, default=32)
+    syn.add_argument("--height", type=count, default=128)
+    syn.add_argument("--width", type=count, default=160)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.set_defaults(func=cmd_data_synthetic)
