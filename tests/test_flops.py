@@ -9,6 +9,10 @@ import tubelet
 from tubelet.cli import main
 from tubelet.flops import PUBLISHED, Published, model_cost, resolve_input
 
+#: one pytest-xdist worker counts every published figure once (flops._named_cost caches), also for
+#: tests/test_readme.py::test_flops_table_is_generated
+pytestmark = pytest.mark.xdist_group("published_flops")
+
 
 #: the published (and official-build) parameter counts of the variants with a published FLOP figure shown to be wrong
 NOTED_PARAMS = {"uniformer_large_ls_2d": 100_103_888, "uniformer_base_pose": 53_464_785, "uniformer_xxs": 9_833_896,

@@ -71,6 +71,7 @@ def test_model_table_is_generated_from_the_registry():
         "docs/models.md model table is stale: paste `tubelet models --markdown`"
 
 
+@pytest.mark.xdist_group("published_flops")  # on the worker of tests/test_flops.py: the counts are cached there
 def test_flops_table_is_generated():
     assert _generated("performance.md", "flops") == published_flops_table(), \
         "docs/performance.md FLOPs table is stale: paste `tubelet flops --published`"

@@ -9,6 +9,15 @@ from tubelet.models.uniformerv2 import FUSIONS
 SMALL = dict(n_layers=2, num_classes=5, cls_dropout=0.0, mlp_dropout=0.0)
 
 
+def tiny(**options):
+    """A 2-layer ViT of width 64 at 32x32 with the full UniFormerV2 around it (local MHRA, 2 global blocks): what
+    the structural tests need, in a fraction of a ViT-B's time."""
+    from tubelet.models.uniformerv2 import UniFormerV2
+
+    return UniFormerV2(input_resolution=32, patch_size=16, width=64, layers=2, heads=2, return_list=[0, 1], n_dim=64,
+                       n_head=2, **{**SMALL, **options})
+
+
 def clip_input(T=2, B=1, size=224):
     torch.manual_seed(0)
     return torch.randn(B, 3, T, size, size)
@@ -63,8 +72,8 @@ def test_local_mhra_width_follows_dw_reduction():
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_every_fusion_trains(fusion):
     torch.manual_seed(0)
-    model = tubelet.create_model("uniformerv2_b16", fusion=fusion, **SMALL).train()
-    x, y = clip_input(T=2, B=2), torch.tensor([1, 3])
+    model = tiny(fusion=fusion).train()
+    x, y = clip_input(T=2, B=2, size=32), torch.tensor([1, 3])
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     for _ in range(3):  # the global blocks start as identities (zero out_proj/c_proj): gradients reach deeper
@@ -116,9 +125,9 @@ def test_frozen_mode_selects_parameters_as_the_original():
 
 def test_grad_checkpointing_does_not_change_outputs_or_grads():
     torch.manual_seed(0)
-    model = tubelet.create_model("uniformerv2_b16", no_lmhra=False, **SMALL).train()
+    model = tiny(no_lmhra=False).train()
     model.transformer.resblocks = model.transformer.resblocks[:]  # same blocks
-    x = clip_input(T=2, B=2)
+    x = clip_input(T=2, B=2, size=32)
 
     def step():
         model.zero_grad(set_to_none=True)
