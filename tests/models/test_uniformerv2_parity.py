@@ -123,15 +123,25 @@ def test_clip_initialisation_matches_official(case, parity_files, record_parity)
     x = recipe.make_input(manifest)
     name = manifest["model_config"]["UNIFORMERV2"]["BACKBONE"]
     layouts = _clip_files(case, manifest, sd, parity_files)
-    reference = None
-    for layout, path in layouts.items():
-        torch.manual_seed(len(layout))  # the feature must not depend on the random init of the new modules
+    reference = first = None
+    for i, (layout, path) in enumerate(layouts.items()):
+        # the first two layouts, with two seeds for the new modules' random init, run the model: the feature is the
+        # official one and does not depend on that init. Every other layout, built with the first one's seed, must
+        # hold exactly the first one's tensors (the classifier aside, which the feature does not use), so it
+        # computes the same feature: checked tensor by tensor instead of by a forward (an L/14 forward is ~20 s)
+        torch.manual_seed(len(layout) if i < 2 else len(next(iter(layouts))))
         model = tubelet.create_model(name, checkpoint_path=path, **_video_overrides(manifest)).eval()
         assert model.load_report.new == ["transformer.proj.2.weight", "transformer.proj.2.bias"]
-        with torch.no_grad():
-            features = model.forward_features(x)
-        recipe.check(features, expected["features"], case, f"features, {layout}", record_parity)
-        clip_part = {k: v for k, v in model.state_dict().items() if k in sd or k == "conv1.weight"}
+        tensors = {k: v for k, v in model.state_dict().items() if k not in model.load_report.new}
+        if i < 2:
+            with torch.no_grad():
+                features = model.forward_features(x)
+            recipe.check(features, expected["features"], case, f"features, {layout}", record_parity)
+        else:
+            assert tensors.keys() == first.keys(), layout
+            assert all(torch.equal(v, first[k]) for k, v in tensors.items()), layout
+        first = tensors if first is None else first
+        clip_part = {k: v for k, v in tensors.items() if k in sd or k == "conv1.weight"}
         if reference is None:
             reference = clip_part
         assert all(torch.equal(v, reference[k]) for k, v in clip_part.items()), layout
