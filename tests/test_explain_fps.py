@@ -8,10 +8,9 @@ import av
 import numpy as np
 import pytest
 
+from tests.test_explain import small_run  # noqa: F401  (the fixture of the small model, its checkpoint and a clip)
 import tubelet
 from tubelet import cli
-from tubelet.data import synthetic
-from tubelet.data.synthetic import render_clip
 from tubelet.errors import UsageError
 from tubelet.tasks.explain import write_overlay
 
@@ -42,21 +41,9 @@ def test_write_overlay_refuses_a_rate_that_is_no_positive_number(tmp_path, fps):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    root = tmp_path_factory.mktemp("explain_fps")
-    model = tubelet.create_model("uniformer_small", depth=[1, 1, 1, 1], embed_dim=[16, 32, 64, 128], head_dim=16,
-                                 num_classes=10)
-    model.pretrained_cfg = model.pretrained_cfg.replace(input_size=(3, 8, 64, 64), num_frames=8, resize_size=64)
-    ckpt = root / "m.safetensors"
-    tubelet.save_model(model, ckpt)
-    video = root / "clip.mp4"
-    synthetic.write_video(video, render_clip(1, 16, 64, 80, np.random.default_rng(0)))
-    return root, ckpt, video
 
-
-def test_cli_explain_fps_is_fractional(small):
-    root, ckpt, video = small
+def test_cli_explain_fps_is_fractional(small_run):
+    root, ckpt, video = small_run
     out = root / "out"
     assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "--fps", "2.5", "-o", str(out)]) == 0
     rate, seconds = _rate_and_duration(out / "clip.explain.mp4")
@@ -64,8 +51,8 @@ def test_cli_explain_fps_is_fractional(small):
 
 
 @pytest.mark.parametrize("fps", ["0", "-3", "nan", "inf", "fast"])
-def test_cli_explain_fps_must_be_a_positive_number(small, capsys, fps):
-    root, ckpt, video = small
+def test_cli_explain_fps_must_be_a_positive_number(small_run, capsys, fps):
+    root, ckpt, video = small_run
     with pytest.raises(SystemExit) as e:
         cli.main(["explain", str(video), "--checkpoint", str(ckpt), "--fps", fps, "-o", str(root / "bad")])
     assert e.value.code == 2

@@ -82,13 +82,13 @@ def cmd_segment(args) -> int:
 
 
 def cmd_segment_eval(args) -> int:
-    match_pairs(args.images, args.annotations)  # before the model: layout errors come first
+    pairs = match_pairs(args.images, args.annotations)  # before the model: layout errors come first
     out = Path(args.out)
     check_new_files([out / "metrics.json", out / "report.txt"], args)
     model = _build_model(args)
     t0 = time.perf_counter()
     metrics = evaluate_segmentation(model, args.images, args.annotations, reduce_zero_label=args.reduce_zero_label,
-                                    mode=args.mode, limit=args.limit,
+                                    mode=args.mode, limit=args.limit, matched=pairs,
                                     progress=not args.json and sys.stderr.isatty())
     metrics.update(model=args.model or model.pretrained_cfg.architecture, checkpoint=args.checkpoint,
                    pretrained=args.pretrained if args.pretrained else None, mode=args.mode,

@@ -554,7 +554,7 @@ def evaluate_segmentation(model_or_pairs, images: str | os.PathLike | None = Non
                           annotations: str | os.PathLike | None = None, *, num_classes: int | None = None,
                           reduce_zero_label: bool = True, ignore_index: int = 255, mode: str = "whole",
                           class_names: Sequence[str] | None = None, limit: int | None = None,
-                          progress: bool = False) -> dict:
+                          progress: bool = False, matched: Sequence[tuple[str, str]] | None = None) -> dict:
     """mIoU / mAcc / aAcc of a model on an ADE20K-style folder pair, or of given ``(prediction, label)`` pairs.
 
     ``evaluate_segmentation(model, "ADEChallengeData2016/images/validation",
@@ -574,7 +574,8 @@ def evaluate_segmentation(model_or_pairs, images: str | os.PathLike | None = Non
     if isinstance(model_or_pairs, torch.nn.Module):
         if images is None or annotations is None:
             raise UsageError("evaluate_segmentation(model, images, annotations): give both folders")
-        pairs = match_pairs(images, annotations)[:limit]
+        # ``matched``: what match_pairs(images, annotations) already returned (a caller that checked the layout first)
+        pairs = list(match_pairs(images, annotations) if matched is None else matched)[:limit]
         k, names = _model_classes(model_or_pairs, class_names)
         preds = _model_predictions(model_or_pairs, pairs, mode, progress)
         out = segmentation_metrics(preds, num_classes or k, ignore_index=ignore_index,
