@@ -269,6 +269,11 @@ def test_the_guard_catches_a_cpu_tensor_and_lets_device_code_run():
 # every family: forward and backward
 
 S = dict(depth=[1, 1, 2, 1], embed_dim=[16, 32, 64, 128], head_dim=16)
+def _few_rois(model):
+    model.dummy_rois_count = 100
+    return model
+
+
 FAMILIES = {  # one small variant per family (and per code path: 2D, token pruning, windows, both seg heads)
     "uniformer": SMALL["uniformer"],
     "uniformer_2d": SMALL["uniformer_2d"],
@@ -287,6 +292,9 @@ FAMILIES = {  # one small variant per family (and per code path: 2D, token pruni
     "uniformer_pose": (lambda: tubelet.create_model("uniformer_small_pose", depth=(1, 1, 1, 1),
                                                     embed_dim=(16, 32, 32, 64), head_dim=32,
                                                     num_deconv_filters=(16, 16, 16)), (3, 64, 48)),
+    # forward: the dense outputs and the RoI heads on fixed RoIs (RoIAlign on every level; 100 instead of 1000)
+    "uniformer_det": (lambda: _few_rois(tubelet.create_model("uniformer_small_maskrcnn", window_size=4, **S)),
+                      (3, 64, 64)),
 }
 
 
@@ -408,6 +416,7 @@ def test_evaluation_prediction_and_task_libraries_on_the_other_device(tmp_path):
     from tubelet.engine.inference import predict_videos
     from tubelet.keypoints import estimate_poses
     from tubelet.tasks.features import extract_features
+    from tubelet.tasks.detection import detect
     from tubelet.tasks.segmentation import segment
 
     torch.manual_seed(0)
@@ -421,6 +430,9 @@ def test_evaluation_prediction_and_task_libraries_on_the_other_device(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (60, 90, 3), dtype=np.uint8)
     poser = FAMILIES["uniformer_pose"][0]().eval()
     boxes = np.array([[10, 20, 40, 80], [90, 5, 60, 50]], np.float32)
+    detector = tubelet.create_model("uniformer_small_maskrcnn", window_size=4, rpn_max_per_img=200, **S).eval()
+    with torch.no_grad():  # confident classes: detections, with masks, pass the 0.05 threshold
+        detector.roi_head.bbox_head.fc_cls.weight.mul_(40.0)
 
     def run(device):
         return {"evaluate": evaluate(classifier, [(views, labels)], num_classes=5, device=device)["loss"],
@@ -428,11 +440,14 @@ def test_evaluation_prediction_and_task_libraries_on_the_other_device(tmp_path):
                 "features": extract_features(classifier, video)[0],
                 "segment": [segment(segmenter, image, mode=mode, probabilities=True, scale=(128, 64)).probabilities
                             for mode in ("whole", "slide")],
-                "pose": [person.keypoints for person in estimate_poses(poser, image, boxes)]}
+                "pose": [person.keypoints for person in estimate_poses(poser, image, boxes)],
+                "detect": [(r.boxes, r.scores, r.labels, r.masks) for r in
+                           [detect(detector, image, score_threshold=None, scale=(128, 96))]]}
 
     want = run(CPU)
+    assert len(want["detect"][0][0]) > 0  # something was detected
     with other_device():
-        for model in (classifier, segmenter, poser):
+        for model in (classifier, segmenter, poser, detector):
             model.to("meta")
         got = run(META)
     for key in want:

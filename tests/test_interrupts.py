@@ -34,8 +34,8 @@ TEMPORARY = re.compile(r"^\..+\.tmp\d+")
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """The inputs of every command: two short videos and a tiny video checkpoint, an ADE20K-style image and label
-    map, a COCO keypoint annotation file of one image and person (and a results file), a tiny training recipe and
-    checkpoint."""
+    map, a COCO keypoint annotation file of one image and person (and a keypoint and a detection results file), a tiny
+    training recipe and checkpoint."""
     root = tmp_path_factory.mktemp("inputs")
     (root / "videos").mkdir()
     for i in range(2):
@@ -63,6 +63,9 @@ def inputs(tmp_path_factory):
         "categories": [{"id": 1, "name": "person"}]}))
     (root / "coco" / "results.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "score": 0.9,
                                                              "keypoints": keypoints}]))
+    # detection: the person's box as a COCO detection result (the keypoint file is a valid instances file for boxes)
+    (root / "coco" / "detections.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "score": 0.9,
+                                                                "bbox": box}]))
     # eval: a tiny recipe on the synthetic dataset (made on the first run) and a checkpoint of its model
     from tests.engine.conftest import tiny_config
     from tubelet.config import save_config
@@ -100,6 +103,11 @@ def _pose_eval_results(inputs, out):
              str(inputs / "coco" / "results.json"), "--out", str(out), "--overwrite"], ["metrics.json"])
 
 
+def _detect_eval_results(inputs, out):
+    return (["detect-eval", "--annotations", str(inputs / "coco" / "ann.json"), "--results",
+             str(inputs / "coco" / "detections.json"), "--out", str(out), "--overwrite"], ["metrics.json"])
+
+
 def _features(inputs, out):
     return (["features", str(inputs / "videos"), "--checkpoint", str(inputs / "video.safetensors"), "--out", str(out),
              "--window", "1.6", "--stride", "1.6", "--workers", "0", "--no-progress"],
@@ -134,7 +142,8 @@ def _eval(inputs, out):
 
 
 COMMANDS = {"segment-eval": _segment_eval, "pose": _pose, "pose-eval": _pose_eval,
-            "pose-eval --results": _pose_eval_results, "features": _features, "predict --timeline": _timeline,
+            "pose-eval --results": _pose_eval_results, "detect-eval --results": _detect_eval_results,
+            "features": _features, "predict --timeline": _timeline,
             "export": _export_onnx, "export (weights beside the model)": _export_onnx_external,
             "export --format pt2": _export_pt2, "eval": _eval}
 FRESH = {"features"}  # runs in an empty folder (see above)

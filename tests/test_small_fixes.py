@@ -22,8 +22,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "configs" / "examples"
 # -- list_models: the glob, and the family filter ---------------------------------------------------------------------
 
 def test_list_models_by_family():
-    assert list_families() == ["uniformer", "uniformer_dense", "uniformer_light", "uniformer_pose", "uniformer_seg",
-                               "uniformerv2", "video_swin"]
+    assert list_families() == ["uniformer", "uniformer_dense", "uniformer_det", "uniformer_light", "uniformer_pose",
+                               "uniformer_seg", "uniformerv2", "video_swin"]
     v1 = tubelet.list_models(family="uniformer")
     assert "uniformer_small" in v1 and "uniformer_small_2d" in v1 and "uniformer_xxs" not in v1
     assert tubelet.list_models("uniformer*", family="uniformer") == v1
@@ -39,8 +39,8 @@ def test_models_command_says_when_a_prefix_spans_families(capsys):
     assert main(["models", "uniformer*"]) == 0
     out, err = capsys.readouterr()
     assert "uniformerv2_b16" in out  # the glob is a glob
-    assert err.strip() == ("note: 'uniformer*' matches 6 families (uniformer, uniformer_dense, uniformer_light, "
-                           "uniformer_pose, uniformer_seg, uniformerv2); --family NAME lists one")
+    assert err.strip() == ("note: 'uniformer*' matches 7 families (uniformer, uniformer_dense, uniformer_det, "
+                           "uniformer_light, uniformer_pose, uniformer_seg, uniformerv2); --family NAME lists one")
     names = [line.split()[0] for line in out.splitlines()[1:]]
     assert sorted(names) == sorted(fnmatch.filter(tubelet.list_models(), "uniformer*"))
     assert main(["models", "uniformerv2*"]) == 0  # one family: nothing to say

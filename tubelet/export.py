@@ -61,6 +61,7 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _refuse_detectors(model)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
@@ -142,6 +143,20 @@ def _quiet_exporter():
         yield
     finally:
         logger.removeFilter(quiet)
+
+
+def _refuse_detectors(model: torch.nn.Module) -> None:
+    """The two-stage detectors do not export: say why, and what does."""
+    from .models.uniformer_det import UniFormerDetector
+
+    if isinstance(model, UniFormerDetector):
+        name = getattr(getattr(model, "pretrained_cfg", None), "architecture", "a detector")
+        raise UsageError(
+            f"{name} cannot be exported: its test path is data-dependent (the RPN's top-k and NMS, the RoIs' FPN "
+            f"levels and RoIAlign sample grids, the per-class NMS and the mask pasting all depend on the values, not "
+            f"only the shapes, of the input), which neither torch.export nor ONNX can trace into a fixed graph "
+            f"exact to the official code. The backbone exports: `tubelet export --model uniformer_*_dense` (or "
+            f"the detector's backbone module in Python); run the detector itself in PyTorch (tubelet detect)")
 
 
 def _input_name(input_shape: tuple[int, ...]) -> str:

@@ -455,3 +455,17 @@ def test_rpn_batch_and_config():
     assert RPNTestConfig.from_mmdet({"nms_pre": 500, "max_num": 300, "nms_thr": 0.6}) == RPNTestConfig(500, 300, 0.6)
     with pytest.raises(ValueError, match="contradicts"):
         RPNTestConfig.from_mmdet({**cascade, "max_num": 10})
+
+
+def test_roi_align_is_differentiable_with_the_same_values():
+    g = torch.Generator().manual_seed(3)
+    feats = torch.randn(1, 5, 12, 16, generator=g)
+    rois = torch.tensor([[0, 1.3, 2.2, 9.7, 8.1], [0, 0.0, 0.0, 15.0, 11.0], [0, 4.0, 4.0, 4.5, 6.0]])
+    fast = roi_align(feats, rois, 3, 1.0, 0, True)
+    leaf = feats.clone().requires_grad_(True)
+    slow = roi_align(leaf, rois, 3, 1.0, 0, True)
+    assert torch.equal(fast, slow)
+    slow.sum().backward()
+    assert leaf.grad is not None and float(leaf.grad.abs().sum()) > 0
+    small = feats[:, :2, :7, :9].double().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda f: roi_align(f, rois.double() * 0.5, 3, 1.0, 0, True), (small,))

@@ -23,14 +23,21 @@ ENTRIES = all_weights()
 
 def test_counts_and_uniqueness():
     names = [w.name for w in ENTRIES]
-    assert len(names) == len(set(names)) == 193
+    assert len(names) == len(set(names)) == 201
     by_family = collections.Counter(tubelet.models._registry.get_family(w.arch).name for w in ENTRIES)
     # the 39 new-architecture files of the light and dense-prediction models: 35 entries (4 Hugging Face copies are
-    # sources of their Drive entries)
+    # sources of their Drive entries), and the 8 detectors again as whole detectors (uniformer_det)
     assert by_family == {"uniformer": 50, "uniformerv2": 80, "video_swin": 28, "uniformer_light": 16,
-                         "uniformer_dense": 6, "uniformer_seg": 7, "uniformer_pose": 6}
-    files = [w.local_name for w in ENTRIES]
-    assert len(files) == len(set(files)), "two entries would share a cache / mirror file name"
+                         "uniformer_dense": 6, "uniformer_seg": 7, "uniformer_pose": 6, "uniformer_det": 8}
+    # one cache / mirror file per released file: only a detector and its backbone entry (the same file) share one
+    by_file = collections.defaultdict(list)
+    for w in ENTRIES:
+        by_file[w.local_name].append(w)
+    for file, entries in by_file.items():
+        if len(entries) > 1:
+            det, backbone = sorted(entries, key=lambda w: w.arch.endswith("_dense"))
+            assert len(entries) == 2 and det.arch.endswith("maskrcnn") and backbone.arch.endswith("_dense"), file
+            assert det.metrics == backbone.metrics and det.sources[-2:] == backbone.sources[-2:], file
     with pytest.raises(ValueError, match="registered twice"):
         register_weights([ENTRIES[0]])
 
@@ -88,7 +95,10 @@ def test_one_default_per_architecture_as_published():
         "uniformer_xxs_fpn": "ade20k_fpn_80k", "uniformer_xs_fpn": "ade20k_fpn_80k",
         "uniformer_small_fpn": "ade20k_fpn_80k_g", "uniformer_base_fpn": "ade20k_fpn_80k_g",
         "uniformer_small_upernet": "ade20k_upernet_160k_g", "uniformer_base_upernet": "ade20k_upernet_160k_g",
-        "uniformer_small_pose": "coco_topdown_256x192", "uniformer_base_pose": "coco_topdown_256x192"}
+        "uniformer_small_pose": "coco_topdown_256x192", "uniformer_base_pose": "coco_topdown_256x192",
+        "uniformer_xxs_maskrcnn": "coco_1x", "uniformer_xs_maskrcnn": "coco_1x",
+        "uniformer_small_maskrcnn": "coco_3x_ms_h14", "uniformer_base_maskrcnn": "coco_3x_ms_h14",
+        "uniformer_small_cascade_maskrcnn": "coco_3x_ms_h14", "uniformer_base_cascade_maskrcnn": "coco_3x_ms_h14"}
     # the defaults that a program can fetch are hash-checked downloads
     for w in ENTRIES:
         if w.default and w.availability == "download" and w.arch.startswith("uniformer"):

@@ -28,11 +28,17 @@ PARAMS = {
     "uniformer_small_fpn": 25_299_926, "uniformer_base_fpn": 53_531_222, "uniformer_small_upernet": 51_521_132,
     "uniformer_base_upernet": 79_752_428, "uniformer_xxs_fpn": 13_536_710, "uniformer_xs_fpn": 19_733_398,
     "uniformer_small_pose": 25_233_489, "uniformer_base_pose": 53_464_785,
+    # COCO detectors (README 29.4M / 35.6M / 41M / 69M / 79M / 107M; XXS and Cascade S equal the official builds of
+    # the detection fixtures)
+    "uniformer_xxs_maskrcnn": 29_437_472, "uniformer_xs_maskrcnn": 35_634_160, "uniformer_small_maskrcnn": 41_200_688,
+    "uniformer_base_maskrcnn": 69_431_984, "uniformer_small_cascade_maskrcnn": 79_035_890,
+    "uniformer_base_cascade_maskrcnn": 107_267_186,
 }
 #: variants whose output is not one row of class scores: backbones (4 maps), segmentation, pose
 BACKBONES = {n for n in PARAMS if n.endswith("_dense")}
 PER_PIXEL = {n for n in PARAMS if n.endswith(("_fpn", "_upernet"))}
 HEATMAPS = {"uniformer_small_pose", "uniformer_base_pose"}
+DETECTORS = {n for n in PARAMS if n.endswith("_maskrcnn")}
 
 
 def test_list_models():
@@ -77,14 +83,22 @@ def test_sthv2_and_std_counts():
 @pytest.mark.parametrize("name", tubelet.list_models())
 def test_every_variant_runs_and_carries_a_data_contract(name):
     classes = 0 if name in BACKBONES else 3
-    model = tubelet.create_model(name, num_classes=classes).eval()
+    # detectors: 64 proposals instead of 1000 (the RoI heads' cost; their test path is the parity tests')
+    model = tubelet.create_model(name, num_classes=classes,
+                                 **({"rpn_max_per_img": 64} if name in DETECTORS else {})).eval()
     cfg = model.pretrained_cfg
     assert cfg.architecture == name and cfg.num_classes == classes
     size = 64 if name.startswith("uniformer_") else cfg.input_size[-1]  # UniFormerV2: fixed resolution
     shape = (1, 3, 2, size, size) if cfg.is_video else (1, 3, size, size)
     with torch.no_grad():
-        out = model(torch.randn(shape))
-    if name in BACKBONES:  # four maps at strides 4, 8, 16, 32
+        out = model.detect(torch.randn(shape)) if name in DETECTORS else model(torch.randn(shape))
+    if name in DETECTORS:  # proposals, then detections of the 3 classes with masks at the image's size
+        assert out["proposals"].shape == (64, 5)
+        n = len(out["labels"])
+        assert out["boxes"].shape == (n, 4) and out["scores"].shape == (n,) and out["masks"].shape == (n, size, size)
+        assert bool((out["labels"] < 3).all())
+        out = out["proposals"]
+    elif name in BACKBONES:  # four maps at strides 4, 8, 16, 32
         assert [tuple(m.shape[-2:]) for m in out] == [(16, 16), (8, 8), (4, 4), (2, 2)]
         assert [m.shape[1] for m in out] == list(model.out_channels)
         out = torch.cat([m.flatten() for m in out])
@@ -144,9 +158,9 @@ def test_registered_cfg_is_the_built_models(name, monkeypatch):
 
 
 def test_every_family_states_its_contract():
-    from tubelet.models import (ModelFamily, uniformer, uniformer_dense, uniformer_light, uniformer_pose, uniformerv2,
-                                video_swin)
-    for module in (uniformer, uniformer_light, uniformer_pose, uniformerv2, video_swin):
+    from tubelet.models import (ModelFamily, uniformer, uniformer_dense, uniformer_det, uniformer_light, uniformer_pose,
+                                uniformerv2, video_swin)
+    for module in (uniformer, uniformer_light, uniformer_pose, uniformer_det, uniformerv2, video_swin):
         family = module.FAMILY
         assert isinstance(family, ModelFamily) and family.classifier_prefixes
         assert all(get_family(n) is family for n in tubelet.list_models() if get_entrypoint(n).__module__ ==

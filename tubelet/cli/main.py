@@ -16,10 +16,10 @@ import sys
 
 from .. import __version__
 from ..errors import TubeletError
-from . import explain, features, models, pose, predict, segment, serve, train
+from . import detect, explain, features, models, pose, predict, segment, serve, train
 
 #: the command groups, in the order of ``tubelet --help``
-COMMAND_MODULES = (train, predict, models, segment, pose, explain, features, serve)
+COMMAND_MODULES = (train, predict, models, segment, pose, detect, explain, features, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -54,7 +54,7 @@ def describe_non_image(data: bytes, path: str) -> str:
     video = (data[4:8] == b"ftyp" or data[:4] == b"\x1aE\xdf\xa3" or (data[:4] == b"RIFF" and data[8:11] == b"AVI")
              or Path(path).suffix.lower() in VIDEO_EXTENSIONS)
     if video:
-        return "a video, not an image (segment takes still images: extract frames first)"
+        return "a video, not an image (the image commands take still images: extract frames first)"
     if not data:
         return "an empty file, not an image"
     if all(32 <= c < 127 or c in (9, 10, 13) for c in data[:512]):

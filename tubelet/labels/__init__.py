@@ -26,6 +26,9 @@
   "bed " written without its trailing space); its colours are in ``ade20k_palette.json`` (mmseg's ``PALETTE``).
 * ``coco_keypoints``: the 17 COCO person keypoints in their annotation order ("nose", "left_eye", ...): the heatmap
   channels of the pose models.
+* ``coco``: the 80 COCO object classes in mmdet's ``CocoDataset.CLASSES`` order ("person", "bicycle", "car", ...,
+  "toothbrush"): the class indices of the detectors. Their COCO category ids (1..90 with gaps) are
+  :data:`tubelet.tasks.detection.COCO_CATEGORY_IDS`.
 """
 from __future__ import annotations
 

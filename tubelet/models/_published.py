@@ -45,6 +45,7 @@ _L_NOTE = ("published 12.6G/39.2G cannot be right for depth [5,10,24,7], dims [1
 _UFL, _UFLI, _UFS, _UFP = ("UniFormer video README (light models, per view)", "UniFormer image README (light models)",
                             "UniFormer segmentation README (input not stated; 512x2048 reproduces every figure)",
                             "UniFormer pose README")
+_UFD = "UniFormer detection README (FLOPs at 800x1280)"
 _POSE_B_NOTE = ("published 14.8G (the figure of S at 448x320) cannot be right for B at 384x288: B is 9.2G at 256x192, "
                 "and the count scales with the pixels (x2.25: ~20.7G); our count matches the parameters "
                 "(53,464,785, as the official build)")
@@ -117,4 +118,9 @@ PUBLISHED: list[Published] = [
     Published("uniformer_base_pose", (3, 256, 192), "9.2G", _UFP),
     Published("uniformer_base_pose", (3, 384, 288), "14.8G", _UFP, note=_POSE_B_NOTE + "; ours 22.05G"),
     Published("uniformer_base_pose", (3, 448, 320), "29.6G", _UFP),
+    # COCO detection (whole detectors at 800x1280: mmdet's forward_dummy, the heads on 1000 RoIs, masks on 100)
+    Published("uniformer_small_maskrcnn", (3, 800, 1280), "269G", _UFD),
+    Published("uniformer_base_maskrcnn", (3, 800, 1280), "399G", _UFD),
+    Published("uniformer_small_cascade_maskrcnn", (3, 800, 1280), "747G", _UFD),
+    Published("uniformer_base_cascade_maskrcnn", (3, 800, 1280), "878G", _UFD),
 ]

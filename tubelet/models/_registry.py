@@ -207,17 +207,20 @@ def get_family(name: str) -> "ModelFamily":
 
 
 #: families whose variants are not classifiers
-_FAMILY_TASKS = {"uniformer_seg": "segmentation", "uniformer_pose": "pose"}
+_FAMILY_TASKS = {"uniformer_seg": "segmentation", "uniformer_pose": "pose", "uniformer_det": "detection"}
 #: the command that runs each task
 _TASK_COMMANDS = {"classification": "tubelet predict", "segmentation": "tubelet segment", "pose": "tubelet pose",
+                  "detection": "tubelet detect",
                   "backbone": "Python: model(x) returns the feature maps"}
 _TASK_WORDS = {"classification": "a classifier", "segmentation": "a semantic segmentation model",
-               "pose": "a pose (keypoint heatmap) model", "backbone": "a dense-prediction backbone (4 feature maps)"}
+               "pose": "a pose (keypoint heatmap) model", "detection": "an object detector (boxes and masks)",
+               "backbone": "a dense-prediction backbone (4 feature maps)"}
 
 
 def get_task(name: str) -> str:
     """What the variant does: ``"classification"`` (video or image classes), ``"segmentation"`` (a class per pixel),
-    ``"pose"`` (keypoint heatmaps) or ``"backbone"`` (multi-scale feature maps for a detection library)."""
+    ``"pose"`` (keypoint heatmaps), ``"detection"`` (boxes and instance masks) or ``"backbone"`` (multi-scale
+    feature maps for a detection library)."""
     task = _FAMILY_TASKS.get(get_family(name).name)
     if task is not None:
         return task

@@ -267,7 +267,8 @@ def roi_align(features: torch.Tensor, rois: torch.Tensor, output_size: int | Seq
 
     Vectorised: RoIs with the same sample grid are processed together (chunks of at most ``_ROI_CHUNK`` output
     elements), every sample of every bin at once per grid position, with the feature map channels-last so that each
-    bilinear tap is one row gather.
+    bilinear tap is one row gather. Differentiable with respect to ``features`` (when they require a gradient the
+    same arithmetic runs out of place, for autograd).
 
     Args:
         features: ``(N, C, H, W)`` (float32 in the reference; the arithmetic follows the input's dtype).
@@ -315,13 +316,14 @@ def roi_align(features: torch.Tensor, rois: torch.Tensor, output_size: int | Seq
         grid_h = torch.ceil(roi_h / oh).long()
         grid_w = torch.ceil(roi_w / ow).long()
     flat = features.permute(0, 2, 3, 1).reshape(n * height * width, c)
+    differentiable = torch.is_grad_enabled() and features.requires_grad
     base = batch * (height * width)
     key = grid_h * (int(grid_w.max()) + 1) + grid_w
     step = max(1, _ROI_CHUNK // (oh * ow * c))
     rows = min(step, r) * oh * ow
     buf_a, buf_b = flat.new_empty(rows, c), flat.new_empty(rows, c)  # gathered taps, reused
     zero = torch.zeros((), dtype=dtype, device=dev)
-    for k in torch.unique(key).tolist():
+    for k in torch.unique(key).cpu().tolist():
         members = (key == k).nonzero().view(-1)
         gh, gw = int(grid_h[members[0]]), int(grid_w[members[0]])
         if gh == 0 or gw == 0:  # empty grid: the kernel's count is 1 and its sum 0
@@ -344,6 +346,15 @@ def roi_align(features: torch.Tensor, rois: torch.Tensor, output_size: int | Seq
             taps = [(sample_major(torch.where(ok, b + ry * width + cx, 0)),
                      sample_major(torch.where(ok, wy * wx, zero)))
                     for ry, wy in ((yl, hy), (yh, ly)) for cx, wx in ((xl, hx), (xh, lx))]
+            if differentiable:  # the same arithmetic, out of place (autograd)
+                acc = None
+                for g in range(gh * gw):
+                    val = flat.index_select(0, taps[0][0][g]) * taps[0][1][g][:, None]
+                    for pos, weight in taps[1:]:
+                        val = val + flat.index_select(0, pos[g]) * weight[g][:, None]
+                    acc = val if acc is None else acc + val
+                out = out.index_put((idx,), (acc / count).view(len(idx), oh, ow, c))
+                continue
             acc = flat.new_empty(m, c)
             val, tap = buf_a[:m], buf_b[:m]
             for g in range(gh * gw):  # in the kernel's order: sample rows, then columns
