@@ -50,7 +50,8 @@ class SyntheticConfig:
 
 @dataclass
 class DataConfig:
-    format: str = "list"  # list ("path label" lines) | csv (PySlowFast "path,label") | ssv2 | folders | synthetic
+    format: str = "list"  # list ("path label" lines) | csv (PySlowFast "path,label") | ssv2 | folders | synthetic;
+    # segmentation: ade20k (root/images/<split>, root/annotations/<split>) | synthetic; pose: coco_keypoints | synthetic
     train: str | None = None  # training annotation file (ssv2: the split json; folders: the root folder)
     val: str | None = None  # validation/test annotation file, same format
     root: str = ""  # folder joined to relative video paths (synthetic: the cache folder; "" = ~/.cache/tubelet)
@@ -77,6 +78,11 @@ class DataConfig:
     num_workers: int = 2  # decoding processes per training process
     skip_bad: bool = False  # skip (and count) videos that fail to decode instead of stopping
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)  # format: synthetic only
+    # segmentation and pose (format ade20k / coco_keypoints / synthetic):
+    pipeline: dict = field(default_factory=dict)  # options of the task's train pipeline, e.g. {crop_size: [512, 512]}
+    reduce_zero_label: bool = True  # segmentation: annotation 0 is "other" (ignored), k is class k - 1 (ADE20K)
+    train_images: str | None = None  # pose: the training images' folder (data.train: the COCO keypoints json)
+    val_images: str | None = None  # pose: the validation images' folder (data.val: its json)
 
 
 @dataclass
@@ -87,6 +93,10 @@ class OptimConfig:
     warmup_lr: float = 1e-6  # start of the linear warmup
     warmup_epochs: float = 0.0  # linear warmup length (fractions allowed)
     epochs: int = 30  # training epochs
+    schedule: str = "cosine"  # lr after the warmup: cosine | poly (mmseg) | step (mmpose: x gamma at milestones)
+    poly_power: float = 1.0  # schedule poly: the exponent
+    milestones: list[float] = field(default_factory=list)  # schedule step: epochs at which lr is multiplied by gamma
+    gamma: float = 0.1  # schedule step: the factor
     weight_decay: float = 0.05  # AdamW decoupled weight decay
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW betas
     eps: float = 1e-8  # AdamW epsilon
@@ -340,25 +350,36 @@ def _one_of(value, allowed, key):
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
-def _check_classifier(name) -> None:
-    """The recipes train and evaluate classifiers: a dense-prediction model is a ConfigError naming what it is."""
-    from .errors import UsageError
-    from .models import list_models
-    from .models._registry import check_task
+#: the data formats of each task that tubelet trains
+TASK_FORMATS = {"classification": ("list", "csv", "ssv2", "folders", "synthetic"),
+                "segmentation": ("ade20k", "synthetic"), "pose": ("coco_keypoints", "synthetic")}
 
-    if isinstance(name, str) and name in list_models():
-        try:
-            check_task(name, "classification", "tubelet train / eval")
-        except UsageError as e:
-            raise ConfigError(f"model.name: {e}; the recipes train video and image classifiers (training recipes for "
-                              f"segmentation and pose are not part of tubelet yet)") from None
+
+def _check_trainable(name) -> str | None:
+    """The recipes train video classifiers, semantic segmentation and pose models: a detector or a bare backbone is a
+    ConfigError naming what it is. Returns the model's task (None for a name the registry does not know: the model
+    section's own check names it)."""
+    from .models import list_models
+    from .models._registry import get_task
+
+    if not (isinstance(name, str) and name in list_models()):
+        return None
+    task = get_task(name)
+    if task not in TASK_FORMATS:
+        what = {"detection": "an object detector", "backbone": "a dense-prediction backbone"}.get(task, task)
+        raise ConfigError(f"model.name: {name} is {what}; the recipes train video classifiers "
+                          f"({', '.join(TASK_FORMATS)} models; detection training is not part of tubelet yet)")
+    return task
 
 
 def validate(cfg: Config) -> None:
     """Value checks that types cannot express."""
     d, o, t = cfg.data, cfg.optim, cfg.train
-    _check_classifier(cfg.model.name)
-    _one_of(d.format, ("list", "csv", "ssv2", "folders", "synthetic"), "data.format")
+    task = _check_trainable(cfg.model.name) or "classification"
+    if d.format not in TASK_FORMATS[task]:
+        raise ConfigError(f"data.format: {d.format!r} is not a {task} format; {cfg.model.name} takes "
+                          f"{', '.join(map(repr, TASK_FORMATS[task]))}")
+    _one_of(o.schedule, ("cosine", "poly", "step"), "optim.schedule")
     _one_of(d.crop, ("random_resized", "multi_scale"), "data.crop")
     _one_of(d.view_average, ("prob", "logits"), "data.view_average")
     _one_of(t.amp, ("none", "bf16", "fp16"), "train.amp")

@@ -125,7 +125,7 @@ def test_overwrite_removes_the_previous_runs_files_and_nothing_else(synthetic_ro
 #: the training process, each micro-batch slowed to 0.4 s so that a signal lands mid-run (the numbers are unchanged)
 _SLOW_TRAIN = (f"import sys, time\nimport torch\ntorch.set_num_threads({torch.get_num_threads()})  # as this process "
                "(tests/conftest.py): the same numbers\n"
-               "import tubelet.engine.train as T\nloss = T._loss\n"
+               "import tubelet.engine.objective as T\nloss = T._loss\n"
                "def slow(*a, **k):\n    time.sleep(0.4)\n    return loss(*a, **k)\n"
                "T._loss = slow\nfrom tubelet.cli import main\nsys.exit(main(sys.argv[1:]))\n")
 
@@ -171,13 +171,14 @@ def test_ctrl_c_saves_the_step_it_stopped_at_and_resume_is_exact(synthetic_root,
 
 def test_sigterm_saves_and_exits_143_and_restores_the_handlers(synthetic_root, tmp_path, capsys, monkeypatch):
     """In-process (the handlers are installed only while training, then the previous ones come back)."""
-    loss = train_module._loss
+    from tubelet.engine import objective
+    loss = objective._loss  # the classification task's loss
 
     def slow(*a, **k):
         time.sleep(0.4)
         return loss(*a, **k)
 
-    monkeypatch.setattr(train_module, "_loss", slow)
+    monkeypatch.setattr(objective, "_loss", slow)
     save_config(_config(synthetic_root), tmp_path / "recipe.yaml")
     run = tmp_path / "run"
 

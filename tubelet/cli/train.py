@@ -58,7 +58,9 @@ def cmd_train(args) -> int:
         elif result.get("stopped"):
             print(f"stopped at step {result['step']} (train.stop_at_step); resume with: {resume_with}")
         else:
-            print(f"done in {result['seconds']:.0f} s: best val top-1 {result['best_top1']:.2f}%; files in {out}")
+            metric, best = next((k[5:], v) for k, v in result.items() if k.startswith("best_"))
+            shown = f"top-1 {best:.2f}%" if metric == "top1" else f"{metric} {best:.2f}"
+            print(f"done in {result['seconds']:.0f} s: best val {shown}; files in {out}")
     distributed.cleanup()
     return 0
 

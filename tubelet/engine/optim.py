@@ -116,13 +116,30 @@ def build_optimizer(model: nn.Module, optim_cfg) -> torch.optim.AdamW:
                              fused=fused or None)
 
 
+SCHEDULES = ("cosine", "poly", "step")
+
+
 def lr_at(step: float, *, lr: float, total_steps: int, warmup_steps: float = 0, warmup_lr: float = 0.0,
-          min_lr: float = 0.0) -> float:
-    """Learning rate at optimiser step ``step`` (per step, not per epoch, as PySlowFast and MMAction2)."""
-    # 1) linear warmup from warmup_lr to lr
+          min_lr: float = 0.0, schedule: str = "cosine", power: float = 1.0, milestones=(), gamma: float = 0.1
+          ) -> float:
+    """Learning rate at optimiser step ``step`` (per step, not per epoch, as PySlowFast and MMAction2).
+
+    After a linear warmup from ``warmup_lr`` to ``lr`` over ``warmup_steps``:
+
+    * ``cosine``: half a cosine from ``lr`` down to ``min_lr`` over the remaining steps;
+    * ``poly``: ``(lr - min_lr) * (1 - step / total_steps) ** power + min_lr`` (mmcv's ``PolyLrUpdaterHook``,
+      counted from step 0, as mmseg's configs);
+    * ``step``: ``lr * gamma ** (milestones passed)``, ``milestones`` in steps (mmcv's ``StepLrUpdaterHook``).
+    """
     if step < warmup_steps:
         return warmup_lr + (lr - warmup_lr) * step / warmup_steps
-    # 2) half a cosine from lr down to min_lr over the remaining steps
+    if schedule == "poly":
+        progress = min(1.0, step / max(1.0, total_steps))
+        return (lr - min_lr) * (1.0 - progress) ** power + min_lr
+    if schedule == "step":
+        return lr * gamma ** sum(step >= m for m in milestones)
+    if schedule != "cosine":
+        raise ValueError(f"unknown lr schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     progress = min(1.0, (step - warmup_steps) / max(1.0, total_steps - warmup_steps))
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
 

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..atomic import write_text
@@ -38,10 +37,9 @@ from ..models import create_model, get_pretrained_cfg, save_model
 from ..models._files import TRAINING_METADATA_KEY, tubelet_metadata
 from ..runtime import resolve_config_amp
 from . import distributed
-from .build import (build_datasets, build_model, class_names_for, data_cfg, describe, ensure_synthetic,
-                    infer_num_classes, make_mixup)
+from .build import build_model, describe
 from .checkpoint import load_checkpoint, remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state
-from .evaluate import autocast, evaluate
+from .objective import ClassificationTask, TrainingTask, training_task
 from .optim import ModelEma, build_optimizer, lr_at
 
 __all__ = ["train", "train_one_epoch", "TrainState", "MetricsLog", "TrainingInterrupted", "run_outputs",
@@ -273,21 +271,18 @@ def _start_run_folder(out: Path, cfg: Config, overwrite: bool) -> None:
     save_config(cfg, out / "config.yaml")
 
 
-def _loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
-    logits = logits.float()  # the loss in fp32 whatever the autocast dtype
-    if target.dim() == 2:  # soft targets from mixup/cutmix (already smoothed)
-        return torch.sum(-target * F.log_softmax(logits, dim=-1), dim=-1).mean()
-    return F.cross_entropy(logits, target, label_smoothing=smoothing)
-
-
 def train_one_epoch(model, loader, optimizer, *, lr_fn, scaler, cfg: Config, state: TrainState, device,
                     steps_per_epoch: int, raw_model=None, ema: ModelEma | None = None, mixup: Mixup | None = None,
-                    log: MetricsLog | None = None, on_step=None, progress: bool = False) -> dict:
-    """One pass over ``loader`` (from ``state.batch_in_epoch`` on): autocast, loss / accum_steps, unscale then clip,
-    optimiser step, ``zero_grad(set_to_none=True)``, EMA update. Returns ``{"loss", "clips_per_s"}`` of the epoch.
+                    log: MetricsLog | None = None, on_step=None, progress: bool = False,
+                    task: TrainingTask | None = None) -> dict:
+    """One pass over ``loader`` (from ``state.batch_in_epoch`` on): the task's forward pass and loss under autocast
+    (:meth:`~tubelet.engine.objective.TrainingTask.train_loss`), loss / accum_steps, unscale then clip, optimiser step,
+    ``zero_grad(set_to_none=True)``, EMA update. Returns ``{"loss", "clips_per_s"}`` of the epoch (samples per
+    second, whatever a sample is).
 
     ``on_step(state)`` runs after every optimiser step (checkpointing); it returns True to stop the run.
     """
+    task = task or ClassificationTask()
     o, t = cfg.optim, resolve_config_amp(cfg, device).train  # CPU without native bf16: fp32 (tubelet.runtime)
     accum = o.accum_steps
     raw_model = raw_model or model
@@ -298,29 +293,21 @@ def train_one_epoch(model, loader, optimizer, *, lr_fn, scaler, cfg: Config, sta
     total = steps_per_epoch * accum
     bar = tqdm(total=total, initial=state.batch_in_epoch, disable=not progress, dynamic_ncols=True,
                desc=f"epoch {state.epoch + 1}/{o.epochs}", unit="batch")
-    for x, y in loader:
+    for batch in loader:
         if state.batch_in_epoch >= total:
             break
-        if x.dim() == 6:  # num_samples clips per video: B, n, C, T, H, W -> B*n, C, T, H, W
-            x, y = x.flatten(0, 1), y.flatten()
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        target = y
-        if mixup is not None:
-            x, target = mixup(x, y)
         micro = state.batch_in_epoch % accum
         last_micro = micro == accum - 1
         # gradients are all-reduced only on the micro-batch that completes an accumulation
         sync = nullcontext() if last_micro or not hasattr(model, "no_sync") else model.no_sync()
         with sync:
-            with autocast(device, t.amp):
-                logits = model(x)
-            loss = _loss(logits, target, t.label_smoothing)
+            loss, n_samples = task.train_loss(model, batch, device, t.amp, cfg, mixup)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} at step {state.step} (epoch {state.epoch + 1}); "
                                          f"lower optim.lr, or use train.amp=bf16 / fp16 with its scaler")
             scaler.scale(loss / accum).backward()
         state.batch_in_epoch += 1
-        clips += x.shape[0]
+        clips += n_samples
         loss_value = loss.item()  # a sync point on GPU: cheap next to a video model's step
         window_loss += loss_value
         window_n += 1
@@ -416,14 +403,14 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     _seed_everything(t.seed)  # identical initial weights on every rank
 
     # -- data and model -------------------------------------------------------------------------------------------
-    if d.format == "synthetic":  # rank 0 writes the files, the others wait for them
-        if main:
-            ensure_synthetic(cfg)
-        distributed.barrier()
-    class_names = class_names_for(cfg)
-    dcfg = data_cfg(get_pretrained_cfg(cfg.model.name, **cfg.model.options), cfg)
-    datasets = build_datasets(cfg, dcfg, rank=dist_info.rank, world_size=dist_info.world_size)
-    num_classes = infer_num_classes(cfg, class_names, datasets["train"].samples + datasets["val"].samples)
+    task = training_task(cfg)
+    if main:  # rank 0 writes what the data needs (a synthetic set), the others wait for it
+        task.prepare(cfg)
+    distributed.barrier()
+    class_names = task.class_names(cfg)
+    dcfg = task.data_cfg(get_pretrained_cfg(cfg.model.name, **cfg.model.options), cfg)
+    datasets = task.build_datasets(cfg, dcfg, rank=dist_info.rank, world_size=dist_info.world_size)
+    num_classes = task.num_classes(cfg, class_names, datasets)
     model = build_model(cfg, num_classes)
     model.pretrained_cfg = dcfg.replace(num_classes=num_classes, label_names=None,
                                         class_names=tuple(class_names) if class_names else None)
@@ -443,7 +430,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     if t.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, t.steps_per_epoch)
     if steps_per_epoch < 1:
-        raise ConfigError(f"data: {len(datasets['train'])} training videos make no full optimiser step of "
+        raise ConfigError(f"data: {len(datasets['train'])} training {task.samples_word} make no full optimiser step of "
                           f"{d.batch_size} x {o.accum_steps} x {dist_info.world_size} processes")
 
     # -- the schedule ----------------------------------------------------------------------------------------------
@@ -454,7 +441,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
 
     def lr_fn(step: int) -> float:
         return lr_at(step, lr=peak_lr, total_steps=total_steps, warmup_steps=warmup_steps,
-                     warmup_lr=min(o.warmup_lr, peak_lr), min_lr=min(o.min_lr, peak_lr))
+                     warmup_lr=min(o.warmup_lr, peak_lr), min_lr=min(o.min_lr, peak_lr), schedule=o.schedule,
+                     power=o.poly_power, milestones=[m * steps_per_epoch for m in o.milestones], gamma=o.gamma)
 
     # -- resume: weights first (FSDP shards them next), then the optimiser and the rest -------------------------
     state = TrainState()
@@ -471,7 +459,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     optimizer = build_optimizer(model, o)
     scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
     ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
-    mixup = make_mixup(t, num_classes, seed=t.seed + dist_info.rank)
+    mixup = task.make_mixup(cfg, num_classes, seed=t.seed + dist_info.rank)
     if ckpt is not None:
         distributed.optimizer_state(model, optimizer, fsdp, ckpt["optimizer"])
         scaler.load_state_dict(ckpt["scaler"])
@@ -526,7 +514,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
             _start_run_folder(out, cfg, overwrite)
         log = MetricsLog(out / "metrics.jsonl", main, t.tensorboard, resume_step=state.step if resume else None)
         if main:
-            print(f"{len(datasets['train'])} training / {len(datasets['val'])} validation videos; {o.epochs} epochs "
+            print(f"{len(datasets['train'])} training / {len(datasets['val'])} validation {task.samples_word}; "
+                  f"{o.epochs} epochs "
                   f"x {steps_per_epoch} steps, total batch {total_batch}, peak lr {peak_lr:.3g}; writing to {out}")
         final = {}
         stopped = False
@@ -536,19 +525,19 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
                 stats = train_one_epoch(model, train_loader, optimizer, lr_fn=lr_fn, scaler=scaler, cfg=cfg,
                                         state=state, device=device, steps_per_epoch=steps_per_epoch,
                                         raw_model=raw_model, ema=ema, mixup=mixup, log=log, on_step=on_step,
-                                        progress=t.progress and main)
+                                        progress=t.progress and main, task=task)
                 if stats["stopped"]:
                     stopped = True
                     break
                 state.epoch, state.batch_in_epoch = state.epoch + 1, 0
                 if state.epoch % t.eval_every == 0 or state.epoch == o.epochs:
                     final = _evaluate_and_save(cfg, raw_model, ema, val_loader, num_classes, device, state, log,
-                                               best_path, main, dist_info)
+                                               best_path, main, dist_info, task)
                     if main:
+                        ema_part = (f", EMA {task.metric} {final['ema_' + task.metric]:.2f}" if ema is not None
+                                    else "")
                         print(f"epoch {state.epoch}/{o.epochs}: train loss {stats['loss']:.4f}, "
-                              f"{stats['clips_per_s']:.1f} clips/s, val top-1 {final['top1']:.2f}%, top-5 "
-                              f"{final['top5']:.2f}%" + (f", EMA top-1 {final['ema_top1']:.2f}%" if ema is not None
-                                                          else ""))
+                              f"{stats['clips_per_s']:.1f} {task.samples_word}/s, {task.summary(final)}{ema_part}")
                 checkpoint(state)
                 if main:
                     _plot(log, out)
@@ -566,8 +555,8 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
                  f"after epoch {state.epoch} of {o.epochs}")
         raise TrainingInterrupted(stop.signum or interrupted[0], state.step, where, last_path)
     final = {k: v for k, v in final.items() if k != "confusion"}
-    final.update(step=state.step, epoch=state.epoch, best_top1=state.best, stopped=stopped,
-                 seconds=time.perf_counter() - t_start, out_dir=str(out))
+    final.update({"step": state.step, "epoch": state.epoch, f"best_{task.metric}": state.best, "stopped": stopped,
+                  "seconds": time.perf_counter() - t_start, "out_dir": str(out)})
     return final
 
 
@@ -578,24 +567,25 @@ def _require_tensorboard() -> None:
         raise ConfigError(f"train.tensorboard needs the tensorboard package ({e})") from None
 
 
-def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log, best_path, main, dist_info):
-    t, d = resolve_config_amp(cfg, device).train, cfg.data  # CPU without native bf16: fp32 (tubelet.runtime)
-    result = evaluate(model, loader, num_classes=num_classes, device=device, view_average=d.view_average, amp=t.amp,
-                      progress=t.progress and main, desc=f"eval epoch {state.epoch}",
-                      equal_forwards=dist_info.enabled and t.distributed == "fsdp")
-    record = {"kind": "eval", "step": state.step, "epoch": state.epoch,
-              **{k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "loss", "num_samples")}}
-    candidates = [(result["top1"], model)]
+def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log, best_path, main, dist_info,
+                       task: TrainingTask):
+    t = resolve_config_amp(cfg, device).train  # CPU without native bf16: fp32 (tubelet.runtime)
+    result = task.evaluate(model, loader, num_classes=num_classes, device=device, cfg=cfg, amp=t.amp,
+                           progress=t.progress and main, desc=f"eval epoch {state.epoch}",
+                           equal_forwards=dist_info.enabled and t.distributed == "fsdp")
+    metric = task.metric
+    record = {"kind": "eval", "step": state.step, "epoch": state.epoch, **task.record(result)}
+    candidates = [(result[metric], model)]
     if ema is not None:
-        ema_result = evaluate(ema.module, loader, num_classes=num_classes, device=device,
-                              view_average=d.view_average, amp=t.amp)
-        record.update(ema_top1=ema_result["top1"], ema_top5=ema_result["top5"])
-        result["ema_top1"] = ema_result["top1"]
-        candidates.append((ema_result["top1"], ema.module))
+        ema_result = task.evaluate(ema.module, loader, num_classes=num_classes, device=device, cfg=cfg, amp=t.amp)
+        record.update({f"ema_{k}": v for k, v in task.record(ema_result).items()
+                       if k in (metric, "top5")})
+        result[f"ema_{metric}"] = ema_result[metric]
+        candidates.append((ema_result[metric], ema.module))
     log.write(record)
-    top1, best_model = max(candidates, key=lambda c: c[0])
-    if top1 > state.best:
-        state.best = top1
+    score, best_model = max(candidates, key=lambda c: c[0])
+    if score > state.best:
+        state.best = score
         if dist_info.enabled and t.distributed == "fsdp":  # sharded weights: every rank helps gather them
             sd = distributed.full_state_dict(best_model, sharded=True)
             if main:
