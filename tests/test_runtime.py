@@ -87,7 +87,7 @@ def test_training_loop_runs_fp32_where_bf16_is_emulated(avx2, monkeypatch, tmp_p
         seen.append(amp)
         return contextlib.nullcontext()
 
-    monkeypatch.setattr(train_module, "autocast", recording_autocast)
+    # the training task's forward (tubelet.engine.objective) and the evaluation both take autocast from here
     monkeypatch.setattr(evaluate_module, "autocast", recording_autocast)
     monkeypatch.setattr(train_module, "_plot", lambda log, out: None)  # curves.png: matplotlib, seconds
     cfg = tiny_config(tmp_path / "syn", optim={"epochs": 1}, train={"amp": "bf16", "steps_per_epoch": 1},

@@ -121,6 +121,21 @@ def test_lr_schedule():
     assert lr_at(3, lr=1.0, total_steps=10) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.3)))
 
 
+def test_poly_and_step_schedules():
+    # mmcv's PolyLrUpdaterHook (mmseg: power 1.0, min_lr 0; counted from step 0, the warmup on top)
+    assert lr_at(25, lr=1e-4, total_steps=100, schedule="poly", power=1.0) == pytest.approx(0.75e-4)
+    assert lr_at(50, lr=1.0, total_steps=100, schedule="poly", power=0.9, min_lr=1e-4) == \
+        pytest.approx((1 - 1e-4) * 0.5 ** 0.9 + 1e-4)
+    assert lr_at(100, lr=1.0, total_steps=100, schedule="poly") == 0.0
+    assert lr_at(5, lr=1.0, total_steps=100, warmup_steps=10, warmup_lr=0.0, schedule="poly") == pytest.approx(0.5)
+    # mmcv's StepLrUpdaterHook (mmpose: x0.1 at epochs 170 and 200), milestones in steps
+    kw = dict(lr=2e-3, total_steps=210, schedule="step", milestones=[170, 200], gamma=0.1)
+    assert [lr_at(s, **kw) for s in (0, 169, 170, 199, 200, 209)] == pytest.approx(
+        [2e-3, 2e-3, 2e-4, 2e-4, 2e-5, 2e-5])
+    with pytest.raises(ValueError, match="unknown lr schedule 'exp'"):
+        lr_at(1, lr=1.0, total_steps=10, schedule="exp")
+
+
 def test_ema():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
     ema = ModelEma(model, decay=0.9)

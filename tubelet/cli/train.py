@@ -75,6 +75,14 @@ def cmd_eval(args) -> int:
         clips, crops = parse_views(args.views, None)
         extra += [f"data.test_clips={clips}", f"data.test_crops={crops}"]
     cfg = load_config(args.config, extra)
+    from ..models._registry import get_task
+    task = get_task(cfg.model.name)
+    if task != "classification":
+        command = {"segmentation": "tubelet segment-eval --images DIR --annotations DIR",
+                   "pose": "tubelet pose-eval --images DIR --annotations FILE"}[task]
+        raise UsageError(f"tubelet eval tests video classifiers; {cfg.model.name} is a {task} model: evaluate its "
+                         f"checkpoint with `{command} --checkpoint {args.checkpoint}` (training reports the "
+                         f"validation metric in metrics.jsonl)")
     summary = evaluate_checkpoint(cfg, args.checkpoint, args.out, shuffle_frames=args.shuffle_frames)
     if distributed.is_main():
         out = Path(summary["out_dir"])
@@ -91,9 +99,14 @@ def cmd_eval(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from ..engine.demo import run_demo
+    if args.task != "classification":
+        from ..engine.dense_demo import run_dense_demo
 
-    result = run_demo(out=args.out, overrides=args.set, quick=args.quick)
+        result = run_dense_demo(args.task, out=args.out, overrides=args.set, quick=args.quick)
+    else:
+        from ..engine.demo import run_demo
+
+        result = run_demo(out=args.out or "runs/demo", overrides=args.set, quick=args.quick)
     if args.json:
         print(json.dumps(result))
     return 0 if result["passed"] or args.quick else 1
@@ -134,7 +147,12 @@ def add_parsers(sub) -> None:
                         description="Generates the built-in synthetic dataset (classes that differ only in the "
                                     "direction of time), trains a small UniFormer on it, evaluates it on normal and "
                                     "frame-shuffled clips, plots the curves and predicts one clip.")
-    dm.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
+    dm.add_argument("--task", choices=("classification", "segmentation", "pose"), default="classification",
+                    help="classification (default): the video demo; segmentation: a Semantic FPN UniFormer on "
+                         "images of shapes; pose: a top-down UniFormer on stick figures (each from scratch, with a "
+                         "baseline that ignores the image)")
+    dm.add_argument("--out", default=None, help="run folder (default: runs/demo, runs/demo_segmentation, "
+                                                "runs/demo_pose)")
     dm.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP.replace("optim.lr=1e-4",
                                                                                                  "optim.epochs=5"))
     dm.add_argument("--quick", action="store_true", help="a few-step smoke run (no accuracy target)")

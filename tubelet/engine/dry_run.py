@@ -31,10 +31,11 @@ from ..errors import CheckpointError
 from ..models import create_model
 from . import distributed
 from .build import build_model, class_names_for, data_cfg, make_mixup, train_transform
+from .objective import training_task
 from .optim import ModelEma, build_optimizer, param_groups
 from .train import TrainState, _seed_everything, train_one_epoch
 
-__all__ = ["dry_run", "check_shapes", "step_amp", "STEP_BATCH"]
+__all__ = ["dry_run", "classification_dry_run", "check_shapes", "step_amp", "STEP_BATCH", "checkpoint_words"]
 
 #: clips of the real step: BatchNorm needs more than one value per channel in training, and the step's small clips
 #: can end in 1x1x1 maps (the recipe's batch is checked at the recipe's clip size on the meta device instead)
@@ -109,6 +110,15 @@ def _step_model(cfg: Config, meta: torch.nn.Module, step_options: dict):
     return model, meta
 
 
+def checkpoint_words(checkpoint: str | None, check_weights: bool) -> tuple[bool, str]:
+    """``(load, what happens to the checkpoint, in words)`` of a dry run."""
+    if checkpoint is None:
+        return False, "none (model.checkpoint not set: random initialisation)"
+    if not check_weights:
+        return False, f"not checked (check_weights=False): {checkpoint} not loaded, random initialisation"
+    return True, f"loaded from {checkpoint}"
+
+
 def step_amp(device: torch.device, amp: str) -> tuple[str, str | None]:
     """The autocast a dry-run step uses for the recipe's ``amp`` on ``device``, and why it differs (None if not).
 
@@ -128,6 +138,19 @@ def step_amp(device: torch.device, amp: str) -> tuple[str, str | None]:
 
 
 def dry_run(cfg: Config, *, step_options: dict | None = None, check_weights: bool = True) -> dict:
+    """Build everything a recipe needs and run one real optimisation step on generated data, on this machine: the
+    recipe's task does it (:meth:`tubelet.engine.objective.TrainingTask.dry_run_pieces`; for video classification
+    :func:`classification_dry_run`, described below; segmentation and pose: :mod:`tubelet.engine.dense`)."""
+    task = training_task(cfg)
+    pieces = task.dry_run_pieces(cfg)
+    if pieces is None:
+        return classification_dry_run(cfg, step_options=step_options, check_weights=check_weights)
+    if step_options:
+        raise ConfigError(f"step_options: the {task.name} dry run steps the recipe's own model")
+    return _task_dry_run(task, pieces, cfg, check_weights=check_weights)
+
+
+def classification_dry_run(cfg: Config, *, step_options: dict | None = None, check_weights: bool = True) -> dict:
     """Build everything a recipe needs and run one real optimisation step on a generated clip, on this machine.
 
     A batch of the recipe's full clips ``(B, 3, T, S, S)`` is pushed through the model on the meta device (a shape
@@ -165,13 +188,7 @@ def dry_run(cfg: Config, *, step_options: dict | None = None, check_weights: boo
     shapes, meta, dcfg = _check_shapes(cfg)
     num_classes = shapes["num_classes"]
 
-    load = checkpoint is not None and check_weights
-    if checkpoint is None:
-        weights = "none (model.checkpoint not set: random initialisation)"
-    elif not check_weights:
-        weights = f"not checked (check_weights=False): {checkpoint} not loaded, random initialisation"
-    else:
-        weights = f"loaded from {checkpoint}"
+    load, weights = checkpoint_words(checkpoint, check_weights)
     if step_options:
         if load:  # the real run's load, into the recipe's model; the step model cannot take these weights
             build_model(cfg, num_classes)  # raises CheckpointError as the real run would; then freed
@@ -229,3 +246,51 @@ def dry_run(cfg: Config, *, step_options: dict | None = None, check_weights: boo
         result["step_options"] = dict(step_options)
         result["step_trainable_params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return result
+
+
+def _task_dry_run(task, pieces, cfg: Config, *, check_weights: bool) -> dict:
+    """The dry run of a task with :class:`~tubelet.engine.objective.DryRunPieces` (segmentation, pose): the
+    recipe's model on the meta device with a batch of its full inputs (``full_check(meta_model, x)`` checks the
+    outputs), the checkpoint as the real run loads it, one real optimisation step through
+    :func:`tubelet.engine.train.train_one_epoch` on ``step_batch(rng)`` (generated data through the recipe's own train
+    pipeline, at a small size), and one validation forward (``eval_output(model)``)."""
+    full_input, full_check, step_batch, eval_output = (pieces.full_input, pieces.full_check, pieces.step_batch,
+                                                        pieces.eval_output)
+    t0 = time.perf_counter()
+    o, t, d = cfg.optim, cfg.train, cfg.data
+    if cfg.model.checkpoint is not None and check_weights and not Path(cfg.model.checkpoint).is_file():
+        raise CheckpointError(f"model.checkpoint: {cfg.model.checkpoint}: no such file (the real run would stop "
+                              f"here: download it or correct the path)")
+    names = task.class_names(cfg) if d.format == "synthetic" or d.labels else None
+    num_classes = cfg.model.num_classes or (len(names) if names else None)
+    if num_classes is None:
+        raise ConfigError("model.num_classes: a dry run needs the number of classes / keypoints (or data.labels)")
+    device = distributed.pick_device(t.device, 0)
+    _seed_everything(t.seed)
+    batch = d.batch_size
+    with torch.device("meta"):
+        meta = create_model(cfg.model.name, num_classes=num_classes, **cfg.model.options)
+        full_check(meta.train(), torch.empty((batch, *full_input)))
+    groups = param_groups(meta, o.weight_decay, o.no_decay_keys, o.layer_decay, o.backbone_lr_ratio, o.no_decay_1d)
+    trainable = sum(p.numel() for p in meta.parameters() if p.requires_grad)
+    del meta
+    load, weights = checkpoint_words(cfg.model.checkpoint, check_weights)
+    built = cfg if load else dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, checkpoint=None))
+    model = build_model(built, num_classes).to(device)
+    optimizer = build_optimizer(model, o)
+    scaler = torch.amp.GradScaler(device.type, enabled=t.amp == "fp16")
+    ema = ModelEma(model, t.ema_decay) if t.ema_decay else None
+    step = step_batch(np.random.default_rng(t.seed), num_classes)
+    amp, amp_fallback = step_amp(device, t.amp)
+    dry = dataclasses.replace(cfg, optim=dataclasses.replace(o, accum_steps=1), train=dataclasses.replace(t, amp=amp))
+    stats = train_one_epoch(model, [step], optimizer, lr_fn=lambda s: o.lr, scaler=scaler, cfg=dry,
+                            state=TrainState(), device=device, steps_per_epoch=1, ema=ema, task=task)
+    with torch.no_grad():
+        out = eval_output(model.eval(), device)
+    return {"model": cfg.model.name, "num_classes": num_classes, "full_clip": list(full_input), "batch": batch,
+            "trainable_params": trainable, "param_groups": len(groups), "step_clip": list(step[0].shape),
+            "loss": stats["loss"], "eval_logits": list(out.shape), "amp": amp, "amp_fallback": amp_fallback,
+            "grad_scaler": scaler.is_enabled(), "checkpoint_loaded": load, "weights": weights,
+            "seconds": round(time.perf_counter() - t0, 2), "finite": math.isfinite(stats["loss"])}
+
+

@@ -13,16 +13,37 @@ inside the loop:
 * ``summary(result)``: the line printed after each evaluation.
 
 The classification task (:class:`ClassificationTask`) is the video engine as it was; segmentation and pose register
-theirs from :mod:`tubelet.engine.dense`.
+theirs from :mod:`tubelet.engine.dense` (imported by the package, so every entry point has them).
 """
 from __future__ import annotations
+
+import dataclasses
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from ..config import Config, ConfigError
 
-__all__ = ["TrainingTask", "ClassificationTask", "training_task", "register_training_task"]
+__all__ = ["TrainingTask", "ClassificationTask", "DryRunPieces", "training_task", "register_training_task"]
+
+
+@dataclasses.dataclass
+class DryRunPieces:
+    """A dense task's part of the dry run (:func:`tubelet.engine.dry_run.dry_run` drives it).
+
+    Attributes:
+        full_input: ``(C, H, W)`` of the recipe's inputs (a batch of them goes through the model on the meta device).
+        full_check: ``(meta_model, x)``: raises unless the outputs have the task's shapes.
+        step_batch: ``(rng, num_classes)`` -> one training batch of generated data through the recipe's own train
+            pipeline, at a small size.
+        eval_output: ``(model, device)`` -> the output of one generated validation input.
+    """
+
+    full_input: tuple
+    full_check: Callable
+    step_batch: Callable
+    eval_output: Callable
 
 
 class TrainingTask:
@@ -55,6 +76,10 @@ class TrainingTask:
     def make_mixup(self, cfg: Config, num_classes: int, seed: int):
         return None
 
+    def eval_batch_size(self, cfg: Config) -> int:
+        """Samples per validation step and process."""
+        return cfg.data.eval_batch_size or cfg.data.batch_size
+
     def train_loss(self, model, batch, device, amp: str, cfg: Config, mixup=None) -> tuple[torch.Tensor, int]:
         """``(loss, samples)`` of one micro-batch (the forward pass under ``amp``; the loss in float32)."""
         raise NotImplementedError
@@ -62,6 +87,11 @@ class TrainingTask:
     def evaluate(self, model, loader, *, num_classes: int, device, cfg: Config, amp: str, progress: bool = False,
                  desc: str = "eval", equal_forwards: bool = False) -> dict:
         raise NotImplementedError
+
+    def dry_run_pieces(self, cfg: Config):
+        """What ``tubelet train RECIPE --dry-run`` needs of the task (:func:`tubelet.engine.dry_run.dry_run`): a
+        :class:`DryRunPieces`, or None for the video classifiers' own dry run."""
+        return None
 
     def record(self, result: dict) -> dict:
         """The fields of the ``eval`` record in ``metrics.jsonl``."""
@@ -161,9 +191,7 @@ def training_task(cfg: Config) -> TrainingTask:
     """
     from ..models._registry import get_task
 
-    task = get_task(cfg.model.name)
-    if task in ("segmentation", "pose"):
-        from . import dense  # noqa: F401  (registers the dense tasks)
+    task = get_task(cfg.model.name)  # the dense tasks register on import of tubelet.engine (its __init__)
     if task not in _TASKS:
         raise ConfigError(f"model.name: {cfg.model.name} is a {task} model; tubelet trains video classifiers, "
                           f"semantic segmentation and pose models ({', '.join(sorted(_TASKS))})")

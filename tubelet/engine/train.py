@@ -421,7 +421,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     _seed_everything(t.seed + dist_info.rank)  # different dropout / drop-path draws per rank
     train_loader = make_loader(datasets["train"], d.batch_size, train=True, num_workers=d.num_workers, seed=t.seed,
                                num_replicas=dist_info.world_size, rank=dist_info.rank)
-    val_loader = make_loader(datasets["val"], d.eval_batch_size or d.batch_size, train=False,
+    val_loader = make_loader(datasets["val"], task.eval_batch_size(cfg), train=False,
                              num_workers=d.num_workers, seed=t.seed, num_replicas=dist_info.world_size,
                              rank=dist_info.rank)
     for loader in (train_loader, val_loader):

@@ -348,9 +348,16 @@ class UniFormerSegmentor(nn.Module):
             raise UsageError("this model has no auxiliary head (aux_head=False)")
         return self.auxiliary_head(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """mmseg "whole" inference (``encode_decode``): logits ``(B, num_classes, H, W)`` at the input's size."""
-        logits = self.forward_head(self.forward_features(x))
+    def forward(self, x: torch.Tensor, heads: bool = False):
+        """mmseg "whole" inference (``encode_decode``): logits ``(B, num_classes, H, W)`` at the input's size.
+
+        ``heads=True`` (training): ``(seg_logits, aux_logits)`` at the heads' own resolutions (1/4; the auxiliary
+        head's 1/16, or None without it), what mmseg's losses take, in one pass through ``forward`` (so that a
+        ``DistributedDataParallel`` wrapper sees it)."""
+        feats = self.forward_features(x)
+        logits = self.forward_head(feats)
+        if heads:
+            return logits, (self.forward_aux(feats) if self.auxiliary_head is not None else None)
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=self.align_corners)
 
     def slide_inference(self, x: torch.Tensor, crop_size: int | Sequence[int] = 512,
