@@ -503,6 +503,23 @@ class _RoIHeadBase(nn.Module):
     """What the Mask R-CNN and Cascade heads share: the test settings and the mask post-processing."""
 
     test_cfg: RCNNTestConfig
+    mask_head: nn.Module | None
+
+    def _detections(self, rois: torch.Tensor, scores: torch.Tensor, bbox_pred: torch.Tensor, head: "ConvFCBBoxHead",
+                    img_shape, scale_factor, ori_shape, rescale: bool):
+        """mmdet's ``BBoxHead.get_bboxes``: ``head``'s deltas decoded on ``rois`` and clamped to ``img_shape``, divided
+        by the scale factor (``rescale``), per-class NMS. Returns ``(dets, labels, boxes in input pixels (the mask
+        heads' RoIs: the rescaled boxes times the factor, as mmdet), the scale factor tensor)``."""
+        cfg = self.test_cfg
+        h, w = (int(v) for v in tuple(img_shape)[:2])
+        boxes = delta2bbox(rois[:, 1:], bbox_pred, head.target_means, head.target_stds, max_shape=(h, w))
+        scale = _scale_tensor(scale_factor, boxes)
+        if rescale and boxes.shape[0] > 0:
+            boxes = boxes / scale.repeat(boxes.shape[-1] // 4)
+        dets, labels = multiclass_nms(boxes, scores, cfg.score_thr, cfg.iou_threshold, cfg.max_per_img)
+        if self.mask_head is not None and ori_shape is None:
+            raise ValueError("ori_shape is needed to paste the masks")
+        return dets, labels, (dets[:, :4] * scale if rescale else dets[:, :4]), scale
 
     def _finish(self, dets: torch.Tensor, labels: torch.Tensor, mask_probs, mask_logits, boxes_in: torch.Tensor,
                 scale: torch.Tensor | None, ori_shape, rescale: bool) -> Detections:
@@ -565,25 +582,16 @@ class StandardRoIHead(_RoIHeadBase):
             ori_shape: ``(h0, w0)`` of the original image (the masks' size with ``rescale``).
             rescale: boxes and masks in original-image pixels.
         """
-        cfg = self.test_cfg
         rois = _rois(proposals)
         cls_score, bbox_pred = self.bbox_head(self.bbox_roi_extractor(feats, rois))
         padding = rois[:, -1] == 0  # mmdet's batch-padding test (a proposal with y2 == 0 counts as padding)
         cls_score[padding] = 0
         bbox_pred[padding] = 0
         scores = F.softmax(cls_score, dim=-1)
-        h, w = (int(v) for v in tuple(img_shape)[:2])
-        boxes = delta2bbox(rois[:, 1:], bbox_pred, self.bbox_head.target_means, self.bbox_head.target_stds,
-                           max_shape=(h, w))
-        scale = _scale_tensor(scale_factor, boxes)
-        if rescale and boxes.shape[0] > 0:
-            boxes = boxes / scale.repeat(boxes.shape[-1] // 4)
-        dets, labels = multiclass_nms(boxes, scores, cfg.score_thr, cfg.iou_threshold, cfg.max_per_img)
+        dets, labels, boxes_in, scale = self._detections(rois, scores, bbox_pred, self.bbox_head, img_shape,
+                                                         scale_factor, ori_shape, rescale)
         probs = logits = None
-        boxes_in = dets[:, :4] * scale if rescale else dets[:, :4]
         if self.mask_head is not None:
-            if ori_shape is None:
-                raise ValueError("ori_shape is needed to paste the masks")
             logits = self.mask_head(self.mask_roi_extractor(feats, _rois(boxes_in)))
             logits = logits[torch.arange(len(labels)), labels]
             probs = logits.sigmoid()
@@ -633,7 +641,6 @@ class CascadeRoIHead(_RoIHeadBase):
     def simple_test(self, feats: Sequence[torch.Tensor], proposals: torch.Tensor, img_shape, scale_factor=1.0,
                     ori_shape=None, rescale: bool = True) -> Detections:
         """As :meth:`StandardRoIHead.simple_test`."""
-        cfg = self.test_cfg
         h, w = (int(v) for v in tuple(img_shape)[:2])
         rois = _rois(proposals)
         stage_scores = []
@@ -646,17 +653,10 @@ class CascadeRoIHead(_RoIHeadBase):
         for s in stage_scores[1:]:
             cls_score = cls_score + s
         scores = F.softmax(cls_score / float(self.num_stages), dim=-1)
-        last = self.bbox_head[-1]
-        boxes = delta2bbox(rois[:, 1:], bbox_pred, last.target_means, last.target_stds, max_shape=(h, w))
-        scale = _scale_tensor(scale_factor, boxes)
-        if rescale and boxes.shape[0] > 0:
-            boxes = boxes / scale.repeat(boxes.shape[-1] // 4)
-        dets, labels = multiclass_nms(boxes, scores, cfg.score_thr, cfg.iou_threshold, cfg.max_per_img)
+        dets, labels, boxes_in, scale = self._detections(rois, scores, bbox_pred, self.bbox_head[-1], (h, w),
+                                                         scale_factor, ori_shape, rescale)
         probs = logits = None
-        boxes_in = dets[:, :4] * scale if rescale else dets[:, :4]
         if self.mask_head is not None:
-            if ori_shape is None:
-                raise ValueError("ori_shape is needed to paste the masks")
             mask_feats = self.mask_roi_extractor(feats, _rois(boxes_in))
             rows = torch.arange(len(labels))
             for i, head in enumerate(self.mask_head):

@@ -260,6 +260,18 @@ class UniFormerDense(nn.Module):
 # Segmentation
 # --------------------------------------------------------------------------------------------------------------
 
+def backbone_group_matcher(backbone: nn.Module, coarse: bool = False) -> dict:
+    """``backbone.group_matcher(coarse)`` with every pattern under ``backbone.`` (a task model whose backbone is an
+    attribute: the neck and heads then form the top layer of layer-wise lr decay)."""
+    inner = backbone.group_matcher(coarse)
+
+    def prefix(p):
+        return p.replace("^", r"^backbone\.", 1)
+    blocks = inner["blocks"]
+    blocks = prefix(blocks) if isinstance(blocks, str) else [(prefix(p), o) for p, o in blocks]
+    return dict(stem=prefix(inner["stem"]), blocks=blocks)
+
+
 class UniFormerSegmentor(nn.Module):
     """mmseg's ``EncoderDecoder`` at inference: ``backbone`` -> (``neck``) -> ``decode_head``; the
     ``auxiliary_head`` (deep supervision in training) is kept so the released files load strictly, and unused at test.
@@ -301,13 +313,7 @@ class UniFormerSegmentor(nn.Module):
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
         """The backbone's groups under ``backbone.``; the neck and heads form the top layer."""
-        inner = self.backbone.group_matcher(coarse)
-
-        def prefix(p):
-            return p.replace("^", r"^backbone\.", 1)
-        blocks = inner["blocks"]
-        blocks = prefix(blocks) if isinstance(blocks, str) else [(prefix(p), o) for p, o in blocks]
-        return dict(stem=prefix(inner["stem"]), blocks=blocks)
+        return backbone_group_matcher(self.backbone, coarse)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:

@@ -94,13 +94,9 @@ class UniFormerDetector(nn.Module):
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
         """The backbone's groups under ``backbone.``; the neck and heads form the top layer."""
-        inner = self.backbone.group_matcher(coarse)
+        from .uniformer_dense import backbone_group_matcher
 
-        def prefix(p):
-            return p.replace("^", r"^backbone\.", 1)
-        blocks = inner["blocks"]
-        blocks = prefix(blocks) if isinstance(blocks, str) else [(prefix(p), o) for p, o in blocks]
-        return dict(stem=prefix(inner["stem"]), blocks=blocks)
+        return backbone_group_matcher(self.backbone, coarse)
 
     @torch.jit.ignore
     def set_grad_checkpointing(self, enable: bool = True) -> None:
