@@ -121,6 +121,8 @@ class TrainConfig:
     ema_decay: float | None = None  # keep an exponential moving average of the weights; None: off
     compile: bool = False  # torch.compile the model (first step is slow)
     distributed: str = "ddp"  # ddp | fsdp (fully_shard) when launched with torchrun
+    sync_bn: bool | None = None  # under torchrun, BatchNorm statistics over all processes (SyncBatchNorm); None: the
+    #   task's choice (segmentation: the decode heads, as mmseg's SyncBN; others: no)
     eval_every: int = 1  # evaluate every N epochs (and after the last)
     log_every: int = 10  # write a train record to metrics.jsonl every N optimiser steps
     save_every_steps: int | None = None  # also save the last checkpoint every N steps (preemptible machines)

@@ -181,3 +181,66 @@ def test_a_users_segmentation_folder_and_its_mistakes(tmp_path):
     with pytest.raises(AnnotationError, match="000000.png: label values 9 out of range"):
         train(load_config(None, values), tmp_path / "run2")
     assert not (tmp_path / "run2" / "last.pt").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["segmentation", "pose"])
+def test_ddp_two_processes_evaluate_the_whole_val_set_once(kind, tmp_path):
+    """gloo DDP on CPU (torchrun, 2 processes): the run trains, and each epoch's validation metric is the one of the
+    whole val split, gathered across the ranks: it equals one process evaluating the saved weights alone."""
+    import os
+    import subprocess
+    import sys
+
+    from tubelet.config import save_config
+    from tubelet.data.loader import make_loader
+    from tubelet.engine.checkpoint import load_checkpoint as load
+
+    make = _seg_config if kind == "segmentation" else _pose_config
+    raw = make(tmp_path / "data")
+    raw["optim"]["epochs"] = 1
+    cfg = load_config(None, raw)
+    save_config(cfg, tmp_path / "ddp.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "tubelet", "train", str(tmp_path / "ddp.yaml"), "--out", str(tmp_path / "run"), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (last,) = _evals(tmp_path / "run")
+    assert last["num_samples"] == 3  # 3 val samples split over 2 ranks: each counted once, none padded in
+    # one process, the same weights, the same val split
+    task = training_task(cfg)
+    model = tubelet.create_model(raw["model"]["name"], num_classes=3 if kind == "segmentation" else None,
+                                 **raw["model"]["options"])
+    model.load_state_dict(load(tmp_path / "run" / "last.pt")["model"])
+    dcfg = task.data_cfg(model.pretrained_cfg, cfg)
+    val = task.build_datasets(cfg, dcfg, splits=("val",))["val"]
+    loader = make_loader(val, task.eval_batch_size(cfg), train=False, num_workers=0)
+    alone = task.evaluate(model, loader, num_classes=task.num_classes(cfg, task.class_names(cfg), {"val": val}),
+                          device=torch.device("cpu"), cfg=cfg, amp="none")
+    metric = {"segmentation": "mIoU", "pose": "AP"}[kind]
+    assert last[metric] == pytest.approx(alone[metric], abs=1e-6)
+    assert alone["num_samples"] == 3
+
+
+def test_sync_batchnorm_follows_the_official_configs():
+    """Under a multi-GPU run the segmentation heads' BatchNorms become SyncBatchNorm (mmseg's norm_cfg=SyncBN sits on
+    the heads; the backbone's BatchNorms are plain there too); train.sync_bn true/false overrides; pose and video
+    keep per-process statistics unless asked."""
+    cfg = load_config(None, _seg_config(Path("unused")))
+    model = tubelet.create_model("uniformer_small_upernet", num_classes=3, **_TINY, channels=8, aux_channels=8)
+    task = training_task(cfg)
+    task.sync_batchnorm(model, None)
+
+    def kinds(module):
+        return {type(m).__name__ for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+
+    assert kinds(model.decode_head) == kinds(model.auxiliary_head) == {"SyncBatchNorm"}
+    assert kinds(model.backbone) == {"BatchNorm2d"}
+    whole = task.sync_batchnorm(tubelet.create_model("uniformer_small_fpn", num_classes=3, **_TINY), True)
+    assert kinds(whole) == {"SyncBatchNorm"}
+    off = task.sync_batchnorm(tubelet.create_model("uniformer_small_fpn", num_classes=3, **_TINY), False)
+    assert "SyncBatchNorm" not in kinds(off)
+    pose_task = training_task(load_config(None, _pose_config(Path("unused"))))
+    pose = pose_task.sync_batchnorm(tubelet.create_model("uniformer_small_pose", **_TINY), None)
+    assert "SyncBatchNorm" not in kinds(pose)

@@ -183,6 +183,17 @@ class SegmentationTask(TrainingTask):
             raise ConfigError(f"data.labels names {len(class_names)} classes but model.num_classes is {n}")
         return n
 
+    def sync_batchnorm(self, model, enabled: bool | None):
+        """None: the decode and auxiliary heads' BatchNorms become SyncBatchNorm (mmseg's ``norm_cfg=SyncBN`` is on
+        the heads only; the backbone's BatchNorms are plain in the official code too)."""
+        if enabled is None:
+            for name in ("decode_head", "auxiliary_head"):
+                head = getattr(model, name, None)
+                if head is not None:
+                    setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(head))
+            return model
+        return super().sync_batchnorm(model, enabled)
+
     def train_loss(self, model, batch, device, amp: str, cfg: Config, mixup=None) -> tuple[torch.Tensor, int]:
         from ..data.segmentation import segmentation_loss
         from .evaluate import autocast

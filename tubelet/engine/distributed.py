@@ -87,6 +87,23 @@ def all_reduce_max(value: int) -> int:
     return int(t.item())
 
 
+def broadcast_buffers(*modules: torch.nn.Module | None) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every process, in place: each rank's training forwards
+    moved its own statistics, and validation (each rank evaluates its share of the split) must use the statistics of
+    the weights rank 0 saves. No-op in a single process."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return
+    nccl = dist.get_backend() == "nccl"
+    for module in modules:
+        for buf in (module.buffers() if module is not None else ()):
+            if nccl and buf.device.type != "cuda":
+                on_gpu = buf.cuda()
+                dist.broadcast(on_gpu, src=0)
+                buf.copy_(on_gpu.cpu())
+            else:
+                dist.broadcast(buf, src=0)
+
+
 def barrier() -> None:
     if dist.is_initialized() and dist.get_world_size() > 1:
         dist.barrier()

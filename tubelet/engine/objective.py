@@ -22,6 +22,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..config import Config, ConfigError
 
@@ -61,6 +62,13 @@ class TrainingTask:
 
     def class_names(self, cfg: Config) -> list[str] | None:
         raise NotImplementedError
+
+    def sync_batchnorm(self, model: nn.Module, enabled: bool | None) -> nn.Module:
+        """Under a multi-process run: the model with SyncBatchNorm where ``train.sync_bn`` asks for it (True: every
+        BatchNorm; False: none; None: the task's choice, by default none)."""
+        if enabled:
+            return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return model
 
     def data_cfg(self, pcfg, cfg: Config):
         """The model's ``pretrained_cfg`` with the recipe's data fields: what a saved checkpoint tells the inference

@@ -474,6 +474,11 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
                   f"batch {state.batch_in_epoch} of the epoch")
         del ckpt
     if dist_info.enabled and not fsdp:
+        if device.type != "cpu":  # torch's SyncBatchNorm runs on accelerators only
+            model = task.sync_batchnorm(model, t.sync_bn)  # before DDP (after the resume: the same parameter names)
+        elif t.sync_bn:
+            raise ConfigError("train.sync_bn: SyncBatchNorm runs on GPUs only (torch); this run is on the CPU: set "
+                              "train.sync_bn=null (per-process BatchNorm statistics)")
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     if t.compile:
@@ -570,6 +575,8 @@ def _require_tensorboard() -> None:
 def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log, best_path, main, dist_info,
                        task: TrainingTask):
     t = resolve_config_amp(cfg, device).train  # CPU without native bf16: fp32 (tubelet.runtime)
+    if dist_info.enabled:  # every rank validates with the BatchNorm statistics that rank 0 saves
+        distributed.broadcast_buffers(model, ema.module if ema is not None else None)
     result = task.evaluate(model, loader, num_classes=num_classes, device=device, cfg=cfg, amp=t.amp,
                            progress=t.progress and main, desc=f"eval epoch {state.epoch}",
                            equal_forwards=dist_info.enabled and t.distributed == "fsdp")
