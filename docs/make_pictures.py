@@ -102,7 +102,7 @@ def main() -> int:
         serve_screenshot(checkpoint, clip, out / "serve.png")
         subprocess.run([sys.executable, "-m", "tubelet", "explain", str(clip), "--checkpoint", str(checkpoint),
                         "--stage", "1", "-o", tmp], check=True)
-        shutil.copy(Path(tmp) / "moving_right.explain.png", out / "explain.png")
+        shutil.copy(Path(tmp) / "moving_right.explain.stage1.png", out / "explain.png")
         features_picture(checkpoint, long_clip(Path(tmp) / "four_actions.mp4"), out / "features.png")
     for name in ("serve.png", "explain.png", "features.png"):
         print(out / name, f"{(out / name).stat().st_size / 1e3:.0f} kB")

@@ -350,9 +350,11 @@ def test_set_has_one_grammar_for_every_command(monkeypatch, capsys, tmp_path):
 def test_eval_writes_its_files_through_evaluate_checkpoint(tmp_path, capsys):
     """cmd_eval only parses and prints: the files and the summary come from engine.evaluate.evaluate_checkpoint."""
     from tests.engine.conftest import tiny_config
+    from tubelet.engine.build import data_cfg
     torch.manual_seed(0)
     cfg = tiny_config(tmp_path / "syn")
     model = tubelet.create_model(cfg.model.name, num_classes=10, **cfg.model.options)
+    model.pretrained_cfg = data_cfg(model.pretrained_cfg, cfg)  # the recipe's settings, as training records them
     ckpt = tmp_path / "m.safetensors"
     tubelet.save_model(model, ckpt)
     recipe = _tiny_recipe(tmp_path)
@@ -364,8 +366,8 @@ def test_eval_writes_its_files_through_evaluate_checkpoint(tmp_path, capsys):
     assert json.loads((out / "metrics.json").read_text()) == summary
     assert summary["views"] == [1, 3] and summary["checkpoint"] == str(ckpt) and summary["out_dir"] == str(out)
     assert summary["frame_order"] == "keep" and summary["num_samples"] == 10
-    assert set(summary) == {"top1", "top5", "mean_class_accuracy", "loss", "num_samples", "views", "checkpoint",
-                            "seconds", "frame_order", "out_dir"}
+    assert set(summary) == {"top1", "top5", "mean_class_accuracy", "loss", "num_samples", "views", "input",
+                            "input_from", "notes", "checkpoint", "seconds", "frame_order", "out_dir"}
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 10
     # the text output: the report, then one summary line
     assert main(["eval", str(recipe), "--checkpoint", str(ckpt), "--out", str(tmp_path / "e2"),

@@ -18,11 +18,14 @@ RANDOM_400 = ["--model", "uniformer_small", "--set", "depth=[1,1,1,1]", "--set",
               "--set", "head_dim=16", "--set", "num_frames=4", "--set", "img_size=64"]  # random weights, 400 classes
 
 
-def _save_tiny(path, class_names=None):
+def _save_tiny(path, class_names=None, cfg=None):
     torch.manual_seed(0)
     model = tubelet.create_model("uniformer_small", num_classes=10, **TINY)
     if class_names is not None:
         model.pretrained_cfg = model.pretrained_cfg.replace(class_names=tuple(class_names))
+    if cfg is not None:  # the run config's input settings, as training records them
+        from tubelet.engine.build import data_cfg
+        model.pretrained_cfg = data_cfg(model.pretrained_cfg, cfg)
     tubelet.save_model(model, path)
     return path
 
@@ -243,7 +246,8 @@ def test_eval_keeps_one_folder_per_checkpoint_and_views(tmp_path, clips, capsys)
                                           "crop_size": 64, "labels": str(clips / "classes.txt")})
     run = tmp_path / "run"
     run.mkdir()
-    ckpt = _save_tiny(run / "best.safetensors")
+    from tubelet.config import load_config
+    ckpt = _save_tiny(run / "best.safetensors", cfg=load_config(recipe))
     assert main(["eval", str(recipe), "--checkpoint", str(ckpt)]) == 0
     assert f"files in {run / 'eval' / 'best_1x1'}" in capsys.readouterr().out
     assert main(["eval", str(recipe), "--checkpoint", str(ckpt), "--views", "2x3", "--json"]) == 0

@@ -277,15 +277,22 @@ def test_cli_explain_writes_overlay(small_run, capsys):
     root, ckpt, video = small_run
     assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "--target", "3", "-o", str(root / "out")]) == 0
     text = capsys.readouterr().out
-    assert "top class" in text and "clip.explain.mp4" in text
-    frames = tubelet.read_video(root / "out" / "clip.explain.mp4")
+    assert "top class" in text and "clip.explain.3.mp4" in text  # the target asked for is in the names
+    frames = tubelet.read_video(root / "out" / "clip.explain.3.mp4")
     assert frames.shape[0] == 8 and min(frames.shape[1:3]) >= 224
-    assert (root / "out" / "clip.explain.png").is_file()
-    grid = (root / "out" / "clip.explain.png").read_bytes()  # a second run does not replace them unless asked
-    assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "-o", str(root / "out")]) == 2
-    assert "clip.explain.mp4 (and 1 more): exists (from an earlier run?)" in capsys.readouterr().err
-    assert (root / "out" / "clip.explain.png").read_bytes() == grid
-    assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "-o", str(root / "out"), "--overwrite"]) == 0
+    assert (root / "out" / "clip.explain.3.png").is_file()
+    grid = (root / "out" / "clip.explain.3.png").read_bytes()  # a second run does not replace them unless asked
+    again = ["explain", str(video), "--checkpoint", str(ckpt), "--target", "3", "-o", str(root / "out")]
+    assert cli.main(again) == 2
+    assert "clip.explain.3.mp4 (and 1 more): exists (from an earlier run?)" in capsys.readouterr().err
+    assert (root / "out" / "clip.explain.3.png").read_bytes() == grid
+    # another class, the predicted class, another stage: new files, no --overwrite needed
+    assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "--target", "4", "-o", str(root / "out")]) == 0
+    assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "-o", str(root / "out")]) == 0
+    assert cli.main(["explain", str(video), "--checkpoint", str(ckpt), "--stage", "2", "-o", str(root / "out")]) == 0
+    assert {p.name for p in (root / "out").glob("*.mp4")} == {"clip.explain.3.mp4", "clip.explain.4.mp4",
+                                                              "clip.explain.mp4", "clip.explain.stage2.mp4"}
+    assert cli.main(again + ["--overwrite"]) == 0
     capsys.readouterr()
     model = tubelet.create_model(checkpoint_path=ckpt)
     exp = explain_video(model, str(video), method="rollout")

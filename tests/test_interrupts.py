@@ -122,7 +122,8 @@ def _timeline(inputs, out):
 
 def _export_onnx(inputs, out):
     return (["export", "uniformer_small", "--frames", "4", "--size", "64", "--set", "depth=[1,1,1,1]", "--set",
-             "embed_dim=[16,32,64,128]", "--set", "head_dim=16", "--no-check", "-o", str(out / "m.onnx")],
+             "embed_dim=[16,32,64,128]", "--set", "head_dim=16", "--no-check", "--overwrite",
+             "-o", str(out / "m.onnx")],
             ["m.onnx"])
 
 
@@ -138,7 +139,7 @@ def _export_pt2(inputs, out):
 
 def _eval(inputs, out):
     return (["eval", str(inputs / "recipe.yaml"), "--checkpoint", str(inputs / "recipe.safetensors"), "--out",
-             str(out)], ["predictions.jsonl", "confusion.png", "report.txt", "metrics.json"])
+             str(out), "--overwrite"], ["predictions.jsonl", "confusion.png", "report.txt", "metrics.json"])
 
 
 COMMANDS = {"segment-eval": _segment_eval, "pose": _pose, "pose-eval": _pose_eval,

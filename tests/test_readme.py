@@ -227,3 +227,44 @@ def test_readme_links_exist():
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", README.read_text()):
         if "://" not in target:
             assert (ROOT / target).exists(), f"README links to {target}, which does not exist"
+
+
+# -- the README's own-videos commands, run -------------------------------------------------------------------------
+def _section(title: str) -> str:
+    return README.read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_own_videos_commands_run(tmp_path, monkeypatch, capsys):
+    """The "Your own videos" section, run as written on real H.264 class folders (offline): the split, the recipe's
+    dry run, a training of one step, the prediction with its checkpoint and the Python block; the split prints the
+    README's train command."""
+    from tests.data.test_split_and_scan import write_h264
+    from tubelet.cli import main
+
+    section = _section("Your own videos")
+    commands = [c for block in re.findall(r"```bash\n(.*?)\n```", section, re.S) for c in _commands(block)]
+    assert [c.split()[1] for c in commands] == ["data", "train", "train", "predict"]
+    assert commands[0].startswith("tubelet data split my_videos") and "--dry-run" in commands[1]
+    monkeypatch.chdir(tmp_path)
+    for i in range(12):  # 3 train + 1 validation videos per class: one full batch of the recipe's 8
+        write_h264(tmp_path / "my_videos" / ("jump", "run", "wave")[i % 3] / f"{i}.mp4", seed=i)
+    write_h264(tmp_path / "clip.mp4", seed=9)
+    recipe = "configs/examples/own_videos_from_scratch.yaml"
+    quick = ["--set", "optim.epochs=1", "--set", "optim.warmup_epochs=0", "--set", "train.steps_per_epoch=1",
+             "--set", "data.num_workers=0", "--set", "train.progress=false"]
+    for command in commands:
+        argv = [str(ROOT / t) if t == recipe else t for t in shlex.split(command, comments=True)[1:]]
+        if argv[0] == "train" and "--dry-run" not in argv:
+            argv += quick
+        assert main(argv) == 0, f"README: `{command}` failed"
+        out = capsys.readouterr().out
+        if argv[0] == "data":  # the split prints the README's train command (the recipe's path from here)
+            printed = next(line for line in out.splitlines() if line.startswith("next: "))[len("next: "):]
+            assert shlex.split(printed.replace(str(ROOT / recipe), recipe)) == shlex.split(commands[2])
+        elif "--dry-run" in argv:
+            assert out.startswith("dry run OK")
+    assert (tmp_path / "runs" / "my_videos" / "best.safetensors").is_file()
+    (block,) = _blocks(README, "python")[1:]  # the one-call classification of a file
+    exec(compile(block, "README.md", "exec"), {})
+    shown = capsys.readouterr().out
+    assert re.match(r"\[\{'index': \d, 'label': '(jump|run|wave)', 'score': ", shown), shown

@@ -64,7 +64,7 @@ def test_config_files_and_values(tmp_path):
         load_config(tmp_path / "none.yaml")
     with pytest.raises(ConfigError, match=f"{tmp_path}: not a regular file"):
         load_config(tmp_path)
-    with pytest.raises(ConfigError, match="data.rand_augment: RandAugment policy must start with 'rand'"):
+    with pytest.raises(ConfigError, match="--set data.rand_augment=m9-n2: RandAugment policy must start with .rand."):
         load_config(None, ["data.rand_augment=m9-n2"])
     assert load_config(None, ["data.rand_augment=rand-m9-n2-mstd0.5"]).data.rand_augment == "rand-m9-n2-mstd0.5"
 

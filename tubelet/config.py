@@ -128,7 +128,9 @@ class TrainConfig:
     save_every_steps: int | None = None  # also save the last checkpoint every N steps (preemptible machines)
     stop_at_step: int | None = None  # stop after this optimiser step (as a preempted job; schedule unchanged)
     steps_per_epoch: int | None = None  # cap optimiser steps per epoch (quick runs); None: the whole dataset
-    tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
+    tensorboard: bool = False  # also write TensorBoard events to OUT/tensorboard/ (tubelet[tensorboard])
+    wandb: bool = False  # also log to Weights & Biases (tubelet[wandb]); WANDB_PROJECT, WANDB_MODE=offline, ... say where
+    mlflow: bool = False  # also log to MLflow (tubelet[mlflow]); MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME say where
     progress: bool = True  # tqdm progress bars
     dry_run_frames: int = 2  # --dry-run: frames of the one real training step (the full clip is shape-checked)
     dry_run_size: int | None = 64  # --dry-run: crop of that step; None (or a model with a fixed size): the recipe's
@@ -306,13 +308,15 @@ def _check_size(value, where: str) -> None:
     walk(value, 0)
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: list[str] | dict | None = None) -> Config:
-    """Defaults, then the YAML file at ``path`` (if any), then ``overrides`` (``key=value`` strings or a nested dict).
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | dict | None = None, *,
+                base: dict | None = None) -> Config:
+    """Defaults, then the YAML file at ``path`` (or the values ``base``, a built-in recipe), then ``overrides``
+    (``key=value`` strings or a nested dict).
 
     Raises:
         ConfigError: unreadable YAML, unknown key, wrong type or impossible value; the message names file and key.
     """
-    values: dict = {}
+    values: dict = copy.deepcopy(base) if base is not None else {}
     where = "config"
     if path is not None:
         where = os.fspath(path)
@@ -343,8 +347,23 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | di
         cfg = _merge(Config(), values)
         validate(cfg)
     except ConfigError as e:
-        raise ConfigError(f"{where}: {e}") from None
+        pairs = None if isinstance(overrides, dict) else overrides
+        raise blame_overrides(e, pairs) or ConfigError(f"{where}: {e}") from None
     return cfg
+
+
+def blame_overrides(error: ConfigError, pairs: list[str] | None) -> ConfigError | None:
+    """The error of a config value as the ``--set KEY=VALUE`` that gave it (``--set optim.lr=abc: expected float,
+    got 'abc'``), or None when no pair of ``pairs`` set the key the message starts with (the file's value, or a
+    check of several keys)."""
+    key, sep, problem = str(error).partition(": ")
+    if not sep:
+        return None
+    for pair in reversed(pairs or []):  # the last pair of a key is the one that counts
+        given = pair.partition("=")[0].strip()
+        if key == given or key.startswith(given + "."):
+            return ConfigError(f"--set {pair}: {key + ': ' if key != given else ''}{problem}")
+    return None
 
 
 def _one_of(value, allowed, key):

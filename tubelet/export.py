@@ -12,11 +12,20 @@ ONNX files are single files: the weights are inside unless they exceed :data:`SI
 hold more than 2 GiB), and then they go to ``NAME.onnx.data`` next to the model, which must stay with it. The result's
 ``files`` lists every file written.
 
+An ONNX file carries what a deployment needs to feed it, in its ``metadata_props`` (string values; lists as JSON),
+as :func:`onnx_metadata` builds them: ``model``, ``task``, ``input_name``, ``input_layout`` (``NCTHW`` or ``NCHW``),
+``input_shape`` (without the batch), ``num_frames``, ``image_size``, ``mean``, ``std``, ``normalization``, the
+evaluation preprocessing (``sampler``, ``frame_interval``, ``resize_size``, ``interpolation``), ``num_classes`` and
+``labels`` (the class names, when known), and ``tubelet_version``; ``tubelet export`` adds ``weights``. Read them
+back with ``{p.key: p.value for p in onnx.load(path).metadata_props}`` or onnxruntime's
+``session.get_modelmeta().custom_metadata_map``.
+
 Needs ``pip install "tubelet[export]"`` (onnx, onnxscript, onnxruntime) for ONNX.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -29,7 +38,7 @@ import torch
 from .atomic import fsync_dir, write_atomically
 from .errors import DependencyError, TubeletError, UsageError
 
-__all__ = ["export_model", "check_onnx"]
+__all__ = ["export_model", "check_onnx", "onnx_metadata"]
 
 FORMATS = ("onnx", "pt2")
 
@@ -44,7 +53,7 @@ def _example(model: torch.nn.Module, input_shape: tuple[int, ...], batch: int = 
 
 
 def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: tuple[int, ...], fmt: str = "onnx",
-                 *, opset: int | None = None, check: bool = True) -> dict:
+                 *, opset: int | None = None, check: bool = True, metadata: dict[str, str] | None = None) -> dict:
     """Export ``model`` (put in eval mode) for inputs ``(batch, *input_shape)``, batch dynamic.
 
     Args:
@@ -55,6 +64,7 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
         fmt: ``"onnx"`` or ``"pt2"`` (``torch.export.save``).
         opset: ONNX opset (default: the exporter's).
         check: run the exported model on batches of 1 and 3 and compare with PyTorch (onnxruntime for ONNX).
+        metadata: more ``metadata_props`` of an ONNX file, over those of :func:`onnx_metadata` (e.g. ``weights``).
     Returns:
         ``{"path", "files", "format", "input_shape", "max_rel_error"}``: ``files`` lists every file written (the
         model first), error None when not checked.
@@ -75,6 +85,8 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
             program = torch.onnx.export(model, (x,), dynamo=True, input_names=[_input_name(input_shape)],
                                         output_names=_output_names(model, x),
                                         dynamic_shapes={"x": {0: batch}}, verbose=False, **kwargs)
+        props = {**onnx_metadata(model, input_shape), **{str(k): str(v) for k, v in (metadata or {}).items()}}
+        program.model.metadata_props.update(props)  # written with the model, so the file is whole with them
         files = _save_onnx(program, path)
         error = check_onnx(path, model, input_shape) if check else None
     else:
@@ -89,6 +101,52 @@ def export_model(model: torch.nn.Module, path: str | os.PathLike, input_shape: t
                 error = max(_rel_error(loaded(xb), model(xb)) for xb in _batches(model, input_shape))
     return {"path": str(path), "files": [str(f) for f in files], "format": fmt, "input_shape": list(input_shape),
             "max_rel_error": error}
+
+
+def onnx_metadata(model: torch.nn.Module, input_shape: tuple[int, ...]) -> dict[str, str]:
+    """What a program needs to feed an exported model and read its output, as ONNX ``metadata_props`` (strings;
+    lists as JSON), from the model's ``pretrained_cfg`` and the exported ``input_shape`` (``(C, T, H, W)`` or
+    ``(C, H, W)``, which ``--frames`` / ``--size`` may have changed from the variant's).
+
+    Keys: ``model`` (the variant), ``task``, ``input_name``, ``input_layout`` (``NCTHW`` / ``NCHW``, batch dynamic),
+    ``input_shape`` (JSON, without the batch), ``num_frames`` (video), ``image_size`` (JSON ``[H, W]``), ``mean`` and
+    ``std`` (JSON, RGB, on the 0-1 scale), ``normalization`` (the formula), ``sampler``, ``frame_interval``,
+    ``resize_size`` and ``interpolation`` (the evaluation preprocessing, where set), ``num_classes``, ``labels`` (JSON
+    class names, in the classifier's row order, when known) and ``tubelet_version``. A model without a
+    ``pretrained_cfg`` gets the input keys only.
+    """
+    from . import __version__
+
+    video = len(input_shape) == 4
+    props = {"input_name": _input_name(input_shape), "input_layout": "NCTHW" if video else "NCHW",
+             "input_shape": json.dumps(list(input_shape)), "image_size": json.dumps(list(input_shape[-2:])),
+             "tubelet_version": __version__}
+    if video:
+        props["num_frames"] = str(input_shape[1])
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg is None:
+        return {"model": type(model).__name__, **props}
+    from .models._registry import get_task
+
+    try:
+        task = get_task(cfg.architecture)
+    except TubeletError:  # a model that is not registered
+        task = None
+    props = {"model": cfg.architecture, **({"task": task} if task else {}), **props,
+             "mean": json.dumps(list(cfg.mean)), "std": json.dumps(list(cfg.std)),
+             "normalization": "(pixel / 255 - mean) / std, per RGB channel"}
+    if video:
+        props.update({k: str(v) for k, v in (("sampler", cfg.sampler), ("frame_interval", cfg.frame_interval))
+                      if v is not None})
+    if cfg.resize_size is not None:
+        props["resize_size"] = str(cfg.resize_size)
+    props["interpolation"] = cfg.interpolation
+    if cfg.num_classes:
+        props["num_classes"] = str(cfg.num_classes)
+        labels = cfg.labels()
+        if labels is not None and len(labels) == cfg.num_classes:
+            props["labels"] = json.dumps(list(labels), ensure_ascii=False)
+    return props
 
 
 def _save_onnx(program, path: Path) -> list[Path]:

@@ -17,15 +17,25 @@ processes (e.g. DDP ranks) take a file lock, so one downloads and the others wai
 their sha256 recorded in the cache on first download (``<file>.sha256``) and are checked against it on every later
 load. ``TUBELET_OFFLINE=1`` (or ``HF_HUB_OFFLINE=1``) never touches the network: a missing file is an error naming
 its URL and the exact path to put it at. Socket timeout: ``TUBELET_DOWNLOAD_TIMEOUT`` seconds (default 60).
+
+A download that fails says the same (the URL, the path in the cache, ``TUBELET_WEIGHTS_MIRROR`` and
+``TUBELET_OFFLINE``), whatever the source. A host whose name does not resolve, or that refuses the connection, fails
+at the first attempt: there is no retry (huggingface_hub's own retries, ~25 s, are skipped by one test connection
+first). The advice names ``create_model(..., checkpoint_path=FILE)``, or ``--pretrained TAG --checkpoint FILE`` inside
+:func:`command_line_advice` (the ``tubelet`` command).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import http.client
 import json
 import os
 import pickletools
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -33,7 +43,7 @@ from typing import Any
 
 from .errors import CheckpointError, UsageError
 
-__all__ = ["home", "weights_dir", "is_offline", "fetch", "cached_path", "sha256sum"]
+__all__ = ["home", "weights_dir", "is_offline", "fetch", "cached_path", "sha256sum", "command_line_advice"]
 
 _CHUNK = 1 << 20
 
@@ -41,6 +51,22 @@ _CHUNK = 1 << 20
 #: imports nothing of tubelet.models (which calls the hub to fetch files)
 Weights = Any
 Source = Any
+
+#: the advice of an error names the command line's options instead of create_model's (see command_line_advice)
+_COMMAND_LINE: contextvars.ContextVar[bool] = contextvars.ContextVar("tubelet_hub_command_line", default=False)
+
+
+@contextlib.contextmanager
+def command_line_advice(on: bool = True):
+    """Within the block, the errors of a missing or failed download say how to pass the file on the command line
+    (``--pretrained TAG --checkpoint FILE``) instead of in Python (``create_model(..., checkpoint_path=FILE)``).
+    The ``tubelet`` command runs every command inside it; the setting ends with the block, so a notebook that calls
+    the command's ``main`` and then :func:`tubelet.create_model` gets the Python advice again."""
+    token = _COMMAND_LINE.set(on)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
 
 
 def home() -> Path:
@@ -142,18 +168,32 @@ def verify(path: str | os.PathLike, w: Weights, fresh: bool = False, record: boo
     return digest
 
 
+def _pass_the_file(w: Weights) -> str:
+    """How to give a file by hand together with the tag: on the command line or in Python."""
+    if _COMMAND_LINE.get():
+        return f"--pretrained {w.tag} --checkpoint FILE"
+    return (f"checkpoint_path together with the tag (create_model({w.arch!r}, pretrained={w.tag!r}, "
+            f"checkpoint_path=FILE))")
+
+
+def _by_hand(w: Weights, dest: Path, url: str | None = None, offline: bool = False) -> str:
+    """The way forward when the file cannot be downloaded here: fetch it elsewhere and put it in the cache, or pass
+    it as the checkpoint, or serve it from a mirror (and, online, how to stop trying the network)."""
+    return (f"fetch {url or _where(w)} on a machine with internet and put it at {dest} (tubelet then finds it), or "
+            f"pass it as {_pass_the_file(w)}; TUBELET_WEIGHTS_MIRROR=URL_OR_FOLDER serves every file by its name "
+            f"(here {w.local_name})" + ("" if offline else ", and TUBELET_OFFLINE=1 never tries the network"))
+
+
 def _manual_error(w: Weights, dest: Path) -> CheckpointError:
     if w.pages:
         pages = "; ".join(p.url + (f" ({p.note})" if p.note else "") for p in w.pages)
         return CheckpointError(
             f"{w.name} cannot be downloaded by a program (its only copies are on {pages}). Download it by hand and "
-            f"save it as {dest} (tubelet then finds it), or pass it as checkpoint_path together with the tag "
-            f"(create_model({w.arch!r}, pretrained={w.tag!r}, checkpoint_path=FILE))")
+            f"save it as {dest} (tubelet then finds it), or pass it as {_pass_the_file(w)}")
     links = "; ".join(f"{s.url} ({s.note})" if s.note else s.url for s in w.sources)
     return CheckpointError(
         f"{w.name}: every known copy is gone ({links}). If you have the file {w.local_name}, save it as {dest} or "
-        f"pass it as checkpoint_path together with the tag (create_model({w.arch!r}, pretrained={w.tag!r}, "
-        f"checkpoint_path=FILE))")
+        f"pass it as {_pass_the_file(w)}")
 
 
 def fetch(w: Weights, progress: bool = True) -> str:
@@ -181,8 +221,8 @@ def fetch(w: Weights, progress: bool = True) -> str:
             return found
         url = (mirror.rstrip("/") + "/" + w.local_name) if mirror else _where(w)
         flag = "TUBELET_OFFLINE" if _truthy("TUBELET_OFFLINE") else "HF_HUB_OFFLINE"
-        raise CheckpointError(f"{w.name} is not cached and {flag}=1 forbids downloading it: fetch {url} on a machine "
-                              f"with internet and put it at {dest}")
+        raise CheckpointError(f"{w.name} is not cached and {flag}=1 forbids downloading it: "
+                              f"{_by_hand(w, dest, url, offline=True)}")
     if mirror:
         url = mirror.rstrip("/") + "/" + w.local_name
         try:
@@ -215,7 +255,8 @@ def _download_error(w: Weights, dest: Path, failures: list[str]) -> CheckpointEr
     part = dest.with_name(dest.name + ".part")
     kept = (f"; the partial file {part} is kept and the next try resumes it" if part.is_file() else
             "; nothing was written to the cache")
-    return CheckpointError(f"{w.name}: could not download {w.local_name} ({'; '.join(failures)}){kept}")
+    return CheckpointError(f"{w.name}: could not download {w.local_name} ({'; '.join(failures)}){kept}. Without "
+                           f"internet: {_by_hand(w, dest)}")
 
 
 class _TransferError(Exception):
@@ -225,6 +266,32 @@ class _TransferError(Exception):
 def _hf_url(src: Source) -> str:
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     return f"{endpoint}/{src.repo_id}/resolve/{src.revision}/{src.file_name}"
+
+
+def _unreachable(url: str) -> str | None:
+    """Why the server of ``url`` cannot be reached at all, from one connection attempt (opened and closed again):
+    its host name does not resolve, or it (or the proxy on the way, ``HTTPS_PROXY``...) refuses the connection or
+    does not answer within the timeout. None when a connection opens, or when there is nothing to test (a proxy of
+    another scheme)."""
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and host and not urllib.request.proxy_bypass(host):
+        via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = via.hostname, via.port or {"http": 80, "https": 443}.get(via.scheme)
+    if not host or not port:
+        return None
+    try:
+        socket.create_connection((host, port), timeout=_timeout()).close()
+    except socket.gaierror as e:
+        return f"the host name {host} does not resolve ({e.strerror or e})"
+    except ConnectionRefusedError:
+        return f"{host}:{port} refused the connection"
+    except TimeoutError:
+        return f"{host}:{port} did not answer within {_timeout():g} s"
+    except OSError as e:
+        return f"cannot connect to {host}:{port} ({e.strerror or e})"
+    return None
 
 
 def _has_hf_hub() -> bool:
@@ -239,6 +306,10 @@ def _hf_download(src: Source) -> str:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+    # huggingface_hub retries a connection that fails (5 times, ~25 s) before it reports it: test the endpoint once
+    reason = _unreachable(_hf_url(src))
+    if reason is not None:
+        raise _TransferError(f"{_hf_url(src)}: {reason}")
     try:
         return hf_hub_download(src.repo_id, src.file_name, revision=src.revision, library_name="tubelet",
                                local_files_only=_truthy("TUBELET_OFFLINE"),

@@ -78,16 +78,17 @@ def model_options(pairs: list[str] | None) -> dict:
 def add_model_arguments(p: argparse.ArgumentParser, *, model_help: str = "variant name (see `tubelet models`); "
                         "optional with a tubelet checkpoint", checkpoint_help: str = "weights in any supported layout",
                         options: bool = True, device: bool = True, positional: str | None = None,
-                        positional_help: str | None = None) -> None:
+                        positional_help: str | None = None, pretrained_help: str = PRETRAINED_HELP) -> None:
     """The one ``--model / --checkpoint / --pretrained [/ --set] [/ --device]`` group of every command that takes a
     model (read back by :func:`model_from_args`). ``positional="model"`` (or ``"checkpoint"``) also takes that one
-    as an optional positional argument, the older spelling of ``export`` and ``convert``."""
+    as an optional positional argument, the older spelling of ``export`` and ``convert``; ``pretrained_help`` then
+    says where the default tag comes from."""
     if positional is not None:
         p.add_argument(f"{positional}_positional", nargs="?", metavar=positional.upper(), help=positional_help)
     g = p.add_argument_group("model")
     g.add_argument("--model", help=model_help)
     g.add_argument("--checkpoint", help=checkpoint_help)
-    g.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=PRETRAINED_HELP)
+    g.add_argument("--pretrained", nargs="?", const=True, default=False, metavar="TAG", help=pretrained_help)
     if options:
         g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_MODEL_HELP)
     if device:
@@ -118,6 +119,9 @@ def model_from_args(args, task: str, command: str | None = None):
     from ..models import create_task_model
 
     merge_positional(args)
+    if args.model is None and args.checkpoint is None:  # the command line's words, not create_model's
+        raise UsageError("give --model NAME (see `tubelet models`) with --pretrained or --checkpoint F, or "
+                         "--checkpoint F alone (a tubelet checkpoint names its model)")
     return create_task_model(args.model, task, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
                              device=resolve_device(getattr(args, "device", None)),
                              command=command or command_name(args), **model_options(getattr(args, "set", None)))

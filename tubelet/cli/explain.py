@@ -26,6 +26,21 @@ def _target_index(spec: str | None, labels: list[str] | None, num_classes: int) 
     return index
 
 
+def output_stem(video: str, method: str | None, target: str | None, stage: int | None) -> str:
+    """``VIDEO.explain[.METHOD][.stageN][.TARGET]``: what was asked for is in the name, so that explaining a second
+    class (or method, or stage) of the same video writes new files instead of needing ``--overwrite``."""
+    import re
+
+    parts = [Path(video).stem, "explain"]
+    if method:
+        parts.append(method)
+    if stage:
+        parts.append(f"stage{stage}")
+    if target is not None:
+        parts.append(re.sub(r"[^\w\-]+", "_", target).strip("_") or "target")
+    return ".".join(parts)
+
+
 def cmd_explain(args) -> int:
     from ..engine.inference import model_labels
 
@@ -35,7 +50,7 @@ def cmd_explain(args) -> int:
         raise VideoDecodeError(f"{args.video}: is a folder; tubelet explain takes one video file")
     if args.model is None and args.checkpoint is None:
         raise UsageError("give --model NAME (with --pretrained or --checkpoint) or --checkpoint FILE")
-    stem = Path(args.out) / f"{Path(args.video).stem}.explain"
+    stem = Path(args.out) / output_stem(args.video, args.method, args.target, args.stage)
     check_new_files([f"{stem}.mp4", f"{stem}.png"], args)
     model = model_from_args(args, "classification")
     cfg = model.pretrained_cfg
@@ -69,7 +84,8 @@ def add_parsers(sub) -> None:
                        description="Saliency of a video classifier on one video: Grad-CAM on the last stage "
                                    "(UniFormer, Video Swin), the global query's attention rolled out through the "
                                    "global blocks (UniFormerV2), attention rollout (UniFormer's SABlocks). Writes "
-                                   "OUT/<video>.explain.mp4 and OUT/<video>.explain.png.")
+                                   "OUT/<video>.explain.mp4 and OUT/<video>.explain.png, with the --method, --stage "
+                                   "and --target asked for in the name (<video>.explain.gradcam.stage3.dog.mp4).")
     p.add_argument("video", help="a video file")
     add_model_arguments(p)
     p.add_argument("--method", help="gradcam | rollout | attention (default: the family's: gradcam for UniFormer "

@@ -3,7 +3,9 @@ model."""
 from __future__ import annotations
 
 import collections
+import difflib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import torch
 from ..errors import UsageError
 from ..models import count_params, create_model, list_models, save_model
 from ..models._registry import get_entrypoint, get_family
-from .common import SET_MODEL_HELP, add_model_arguments, count, merge_positional, model_options, table
+from .common import (OVERWRITE_HELP, SET_MODEL_HELP, add_model_arguments, check_new_files, count, merge_positional,
+                     model_options, table)
 
 
 def _output(name: str, num_classes: int) -> str:
@@ -79,21 +82,57 @@ def pretrained_table(pattern: str = "*", markdown: bool = False, local: bool = T
     return f"{text}\n{len(rows)} released checkpoints: {summary}"
 
 
+_GLOB = "*?["
+
+
+def _is_word(pattern: str) -> bool:
+    return not any(c in pattern for c in _GLOB)
+
+
+def _no_match(what: str, pattern: str, names: list[str], listing: str, examples: tuple[str, str]) -> UsageError:
+    """"no model matches 'x'" with the closest words of the names (the pattern without its wildcards against every
+    leading part of a name: 'unifomer' is close to 'uniformer', which then lists them all), else how patterns work."""
+    word = "".join(c for c in pattern if c not in _GLOB + "]").lower()
+    words = set()
+    for name in names:
+        for piece in name.split("."):  # ARCH.TAG
+            parts = piece.split("_")
+            words.update("_".join(parts[:i]) for i in range(1, len(parts) + 1))
+    close = difflib.get_close_matches(word, sorted(words), n=3, cutoff=0.75) if word else []
+    hint = (f"; did you mean {', '.join(close)}?" if close else
+            f"; a word matches anywhere in a name (e.g. {examples[0]}), a shell pattern the whole name (e.g. "
+            f"'{examples[1]}')")
+    return UsageError(f"no {what} {pattern!r}{hint} (`{listing}` lists all)")
+
+
 def cmd_models(args) -> int:
+    """A word (no ``*``, ``?`` or ``[``) matches anywhere in a name, in any case (``uniformer``, ``2D``); anything
+    else is a shell pattern on the whole name (``'uniformer_*_2d'``). With ``--pretrained``, a variant's name lists
+    its weights (``uniformer_small``: ``uniformer_small.*``), any other word matches anywhere (``k400``)."""
     if args.pretrained:
         from ..models import list_pretrained
-        if not list_pretrained(args.pattern):
-            raise UsageError(f"no released weights match {args.pattern!r} (`tubelet models --pretrained` lists all)")
-        print(pretrained_table(args.pattern, args.markdown, local=not args.markdown))
+        pattern = args.pattern
+        if _is_word(pattern) and not list_pretrained(pattern):
+            pattern = f"*{pattern.lower()}*"
+        if not list_pretrained(pattern):
+            raise _no_match("released weights match", args.pattern, list_pretrained(), "tubelet models --pretrained",
+                            ("k400", "uniformer_small.*"))
+        print(pretrained_table(pattern, args.markdown, local=not args.markdown))
         return 0
-    names = list_models(args.pattern, family=args.family)
+    word = _is_word(args.pattern)
+    pattern = f"*{args.pattern.lower()}*" if word else args.pattern
+    names = list_models(pattern, family=args.family)
     if not names:
-        raise UsageError(f"no model matches {args.pattern!r}" + (f" in family {args.family}" if args.family else ""))
-    print(model_table(args.pattern, args.markdown, family=args.family))
-    prefix = args.pattern[:-1]
-    if args.family is None and args.pattern.endswith("*") and not any(c in prefix for c in "*?["):
+        others = list_models(pattern) if args.family else []
+        if others:
+            raise UsageError(f"no model of family {args.family} matches {args.pattern!r}; {len(others)} of other "
+                             f"families do (e.g. {others[0]}): drop --family")
+        raise _no_match("model matches", args.pattern, list_models(family=args.family), "tubelet models",
+                        ("2d", "uniformer_*_2d"))
+    print(model_table(pattern, args.markdown, family=args.family))
+    if args.family is None and (word or (args.pattern.endswith("*") and _is_word(args.pattern[:-1]))):
         families = sorted({get_family(n).name for n in names})
-        if len(families) > 1:  # fnmatch, as timm ('uniformer*' is also UniFormerV2): say how to list one family
+        if len(families) > 1:  # 'uniformer' is also UniFormerV2 (fnmatch, as timm): say how to list one family
             print(f"note: {args.pattern!r} matches {len(families)} families ({', '.join(families)}); "
                   f"--family NAME lists one", file=sys.stderr)
     return 0
@@ -136,15 +175,54 @@ def cmd_flops(args) -> int:
     return 0
 
 
+def _export_path(args) -> Path:
+    """``-o`` as the file to write: a folder (one that exists, or a path ending in /) gets the default name, the
+    checkpoint's (``best.safetensors`` -> ``best.onnx``) or else the model's with its tag, and the format's suffix.
+    Checked before any work: a file where a folder must be is an error."""
+    out = args.output
+    path = Path(out)
+    if out.endswith(("/", os.sep)) or path.is_dir():
+        if args.checkpoint:
+            stem = Path(args.checkpoint).stem
+        elif args.model:
+            tag = args.pretrained if isinstance(args.pretrained, str) and "." not in args.model else None
+            stem = args.model + (f".{tag}" if tag else "")
+        else:
+            stem = "model"  # create_model refuses this call next, naming what is missing
+        path = path / f"{stem}.{args.format}"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(f"{path}: {folder} is a file, not a folder")
+    return path
+
+
+def _weights_name(args) -> str:
+    """The ``weights`` metadata of an export: the released weights' ``ARCH.TAG``, the checkpoint's file name, or
+    ``random``."""
+    if args.checkpoint:
+        return Path(args.checkpoint).name
+    if args.pretrained and args.model:
+        from ..models._pretrained import get_weights, split_name
+
+        arch, tag = split_name(args.model)
+        return get_weights(arch, args.pretrained if isinstance(args.pretrained, str) else tag or True).name
+    return "random"
+
+
 def cmd_export(args) -> int:
     from ..export import export_model
     from ..flops import resolve_input
 
     merge_positional(args)
+    path = _export_path(args)
+    check_new_files([path], args)
     model = create_model(args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
                          **model_options(args.set)).eval()
     shape = resolve_input(model.pretrained_cfg, args.frames, args.size)
-    result = export_model(model, args.output, shape, args.format, opset=args.opset, check=not args.no_check)
+    result = export_model(model, path, shape, args.format, opset=args.opset, check=not args.no_check,
+                          metadata={"weights": _weights_name(args)})
     if args.json:
         print(json.dumps(result, indent=1))
     else:
@@ -195,7 +273,9 @@ def cmd_convert(args) -> int:
 def add_parsers(sub) -> None:
     """Add ``models``, ``flops``, ``export``, ``benchmark`` and ``convert``."""
     m = sub.add_parser("models", help="list model variants with their parameter counts")
-    m.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'uniformer_*_2d'")
+    m.add_argument("pattern", nargs="?", default="*",
+                   help="a word found anywhere in the name, in any case (e.g. uniformer, 2d), or a shell pattern on "
+                        "the whole name (e.g. 'uniformer_*_2d')")
     m.add_argument("--family", help="one family only: uniformer, uniformer_light, uniformer_dense, uniformer_seg, "
                                     "uniformer_pose, uniformerv2, video_swin")
     m.add_argument("--markdown", action="store_true", help="print a Markdown table")
@@ -213,11 +293,17 @@ def add_parsers(sub) -> None:
 
     ex = sub.add_parser("export", help="export to ONNX (checked in onnxruntime) or a torch.export program")
     add_model_arguments(ex, device=False, positional="model",
-                        positional_help="a model variant (same as --model); optional with a tubelet checkpoint")
+                        positional_help="a model variant (same as --model); optional with a tubelet checkpoint",
+                        pretrained_help="released weights: the default tag of MODEL (or --model), or TAG (see "
+                                        "`tubelet models --pretrained`); downloaded once into the cache and "
+                                        "hash-checked")
     ex.add_argument("--format", choices=["onnx", "pt2"], default="onnx")
     ex.add_argument("--frames", type=count, help="frames per clip (default: the variant's)")
     ex.add_argument("--size", type=count, help="square input side (default: the variant's)")
-    ex.add_argument("-o", "--output", required=True, help="file to write")
+    ex.add_argument("-o", "--output", required=True, metavar="FILE_OR_FOLDER",
+                    help="file to write; a folder (one that exists, or a path ending in /) gets NAME.onnx / NAME.pt2, "
+                         "NAME the checkpoint's or the model's")
+    ex.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     ex.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     ex.add_argument("--no-check", action="store_true", help="skip running the export against PyTorch")
     ex.add_argument("--json", action="store_true")

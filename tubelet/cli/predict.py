@@ -82,7 +82,10 @@ def _predict_timeline(args, model, videos: list[str], labels: list[str] | None, 
 def cmd_predict(args) -> int:
     from ..engine.inference import Prediction, default_workers, expand_videos, predict_videos, resolve_labels, topk
 
-    videos = expand_videos(args.video) if args.video else []
+    skipped = []  # folders' files that are not videos by their extension: one note each, before any result
+    videos = expand_videos(args.video, skipped) if args.video else []
+    for note in skipped:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     model = model_from_args(args, "classification")
     cfg = model.pretrained_cfg
     labels = resolve_labels(args.labels, cfg, model.num_classes)

@@ -25,8 +25,13 @@ def cmd_serve(args) -> int:
                      released=not args.no_released)
     print(f"tubelet serve: weights {demo.tubelet_state.choices[demo.tubelet_state.default_key].label}", flush=True)
     previous = _stop_on_sigterm()
+    # Gradio's own lines are left out (quiet): they advise `share=True` in `launch()`, which has no meaning here
+    where = "this machine only; --host 0.0.0.0 serves your network" if args.host in ("127.0.0.1", "localhost") \
+        else f"listening on {args.host}"
+    print(f"tubelet serve: open http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port} in a "
+          f"browser ({where}); Ctrl+C stops", flush=True)
     try:
-        launch(demo, args.host, args.port, block=True)
+        launch(demo, args.host, args.port, block=True, quiet=True)
     except OSError as e:  # the port is taken
         raise UsageError(f"cannot serve on {args.host}:{args.port}: {e}") from None
     finally:

@@ -1,4 +1,5 @@
-"""``tubelet train``, ``eval``, ``demo`` and ``data synthetic``: runs from YAML recipes (:mod:`tubelet.engine`)."""
+"""``tubelet train``, ``eval``, ``demo``, ``data synthetic`` and ``data split``: runs from YAML recipes
+(:mod:`tubelet.engine`) and the lists they read."""
 from __future__ import annotations
 
 import json
@@ -71,9 +72,16 @@ def cmd_eval(args) -> int:
     from ..engine.evaluate import evaluate_checkpoint
 
     extra = list(args.set or [])
-    if args.views and args.views != "model":
-        clips, crops = parse_views(args.views, None)
-        extra += [f"data.test_clips={clips}", f"data.test_crops={crops}"]
+    given = {}  # the data keys the command line sets (they win over the checkpoint's), each as it was spelled
+    for pair in extra:
+        data = parse_overrides([pair]).get("data")
+        for key in data if isinstance(data, dict) else ():
+            given[f"data.{key}"] = f"--set {pair}"
+    if args.views:
+        clips, crops = (None, None) if args.views == "model" else parse_views(args.views, None)
+        extra += [f"data.test_clips={'null' if clips is None else clips}",
+                  f"data.test_crops={'null' if crops is None else crops}"]
+        given["data.test_clips"] = given["data.test_crops"] = f"--views {args.views}"
     cfg = load_config(args.config, extra)
     from ..models._registry import get_task
     task = get_task(cfg.model.name)
@@ -83,7 +91,12 @@ def cmd_eval(args) -> int:
         raise UsageError(f"tubelet eval tests video classifiers; {cfg.model.name} is a {task} model: evaluate its "
                          f"checkpoint with `{command} --checkpoint {args.checkpoint}` (training reports the "
                          f"validation metric in metrics.jsonl)")
-    summary = evaluate_checkpoint(cfg, args.checkpoint, args.out, shuffle_frames=args.shuffle_frames)
+
+    def note(text: str) -> None:  # stdout holds only the JSON object with --json
+        print(f"note: {text}", file=sys.stderr if args.json else sys.stdout, flush=True)
+
+    summary = evaluate_checkpoint(cfg, args.checkpoint, args.out, shuffle_frames=args.shuffle_frames, given=given,
+                                  overwrite=args.overwrite, notify=note)
     if distributed.is_main():
         out = Path(summary["out_dir"])
         if args.json:
@@ -94,19 +107,34 @@ def cmd_eval(args) -> int:
             print(f"top-1 {summary['top1']:.2f}%  top-5 {summary['top5']:.2f}%  mean class "
                   f"{summary['mean_class_accuracy']:.2f}%  ({summary['num_samples']} videos, {clips}x{crops} views); "
                   f"files in {out}")
+            i = summary["input"]
+            every = f" every {i['frame_interval']}" if i["sampler"] in ("dense", "sample_frames") else ""
+            source = ("the checkpoint's" + (" except as noted" if summary["notes"] else "")
+                      if summary["input_from"] == "checkpoint" else "the recipe's, else the model's")
+            print(f"input: {i['num_frames']} frames ({i['sampler']}{every}), {i['crop_size']} px crops of a "
+                  f"{i['resize_size']} px short side, mean {i['mean']}, std {i['std']} ({source}; in metrics.json)")
     distributed.cleanup()
     return 0
 
 
 def cmd_demo(args) -> int:
-    if args.task != "classification":
-        from ..engine.dense_demo import run_dense_demo
+    from ..engine.train import TrainingInterrupted
 
-        result = run_dense_demo(args.task, out=args.out, overrides=args.set, quick=args.quick)
-    else:
-        from ..engine.demo import run_demo
+    again = "tubelet demo" + (f" --task {args.task}" if args.task != "classification" else "") \
+        + (f" --out {args.out}" if args.out else "")
+    try:
+        if args.task != "classification":
+            from ..engine.dense_demo import run_dense_demo
 
-        result = run_demo(out=args.out or "runs/demo", overrides=args.set, quick=args.quick)
+            result = run_dense_demo(args.task, out=args.out, overrides=args.set, quick=args.quick,
+                                    restart=args.restart)
+        else:
+            from ..engine.demo import run_demo
+
+            result = run_demo(out=args.out or "runs/demo", overrides=args.set, quick=args.quick, restart=args.restart)
+    except TrainingInterrupted as e:  # Ctrl-C / SIGTERM while training: last.pt is saved, the next demo resumes it
+        print(f"tubelet demo: {e}; run `{again}` again to resume (--restart starts over)", file=sys.stderr)
+        return e.exit_code
     if args.json:
         print(json.dumps(result))
     return 0 if result["passed"] or args.quick else 1
@@ -141,6 +169,56 @@ def cmd_data_synthetic(args) -> int:
     return 0
 
 
+#: the from-scratch recipe that `tubelet data split` points at (a file of the source tree, not of the package)
+OWN_VIDEOS_RECIPE = "configs/examples/own_videos_from_scratch.yaml"
+
+
+def _set_flag(key: str, value: str) -> str:
+    """``--set key=value`` for the shell, the value quoted for YAML where it would not read back as itself (a folder
+    named ``2024`` or ``null``, a ``#`` after a space)."""
+    import shlex
+
+    from ..config import parse_value
+
+    text = value if parse_value(value) == value else json.dumps(value)
+    return f"--set {shlex.quote(f'{key}={text}')}"
+
+
+def cmd_data_split(args) -> int:
+    import shlex
+
+    from ..data.datasets import split_class_folders, write_split_lists
+
+    split = split_class_folders(args.root, val=args.val, seed=args.seed)
+    files = write_split_lists(split, args.out, overwrite=args.overwrite)
+    if split.skipped:
+        print(f"note: {split.skipped}", file=sys.stderr)
+    per_class = split.per_class()
+    print(f"wrote {files['train']} ({len(split.train)} videos), {files['val']} ({len(split.val)} videos) and "
+          f"{files['classes']} ({len(split.classes)} classes): {args.val * 100:g}% of each class for validation, seed "
+          f"{args.seed}; paths relative to {args.root}")
+    shown = 30
+    for name, (n_train, n_val) in list(zip(split.classes, per_class))[:shown]:
+        print(f"  {n_train:5d} train {n_val:5d} val  {name}")
+    if len(split.classes) > shown:
+        print(f"  ... and {len(split.classes) - shown} more classes")
+    lonely = [name for name, (n_train, n_val) in zip(split.classes, per_class) if n_train + n_val < 2]
+    if lonely:
+        print(f"note: {len(lonely)} class{'es' * (len(lonely) > 1)} with fewer than 2 videos, none in the validation "
+              f"list: {', '.join(repr(n) for n in lonely[:5])}{', ...' * (len(lonely) > 5)}", file=sys.stderr)
+    recipe = OWN_VIDEOS_RECIPE
+    source = Path(__file__).resolve().parents[2] / recipe  # a checkout: the path from anywhere
+    if not Path(recipe).is_file() and source.is_file():
+        recipe = str(source)
+    name = Path(args.root).resolve().name or "my_videos"
+    command = " ".join([f"tubelet train {shlex.quote(recipe)}", _set_flag("data.root", str(Path(args.root))),
+                        _set_flag("data.train", str(files["train"])), _set_flag("data.val", str(files["val"])),
+                        _set_flag("data.labels", str(files["classes"])), f"--out {shlex.quote(f'runs/{name}')}"])
+    print(f"next: {command}\n      (add --dry-run to check the recipe in seconds first; the recipe's header says "
+          f"what to change)")
+    return 0
+
+
 def add_parsers(sub) -> None:
     """Add ``demo``, ``train``, ``eval`` and ``data``."""
     dm = sub.add_parser("demo", help="the main job: generate the synthetic dataset, train, evaluate, predict",
@@ -156,6 +234,8 @@ def add_parsers(sub) -> None:
     dm.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP.replace("optim.lr=1e-4",
                                                                                                  "optim.epochs=5"))
     dm.add_argument("--quick", action="store_true", help="a few-step smoke run (no accuracy target)")
+    dm.add_argument("--restart", action="store_true", help="start over even when the folder holds an interrupted "
+                                                           "demo (default: resume it where Ctrl-C stopped it)")
     dm.add_argument("--json", action="store_true", help="print the result as JSON")
     dm.set_defaults(func=cmd_demo)
 
@@ -175,14 +255,26 @@ def add_parsers(sub) -> None:
     tr.add_argument("--json", action="store_true", help="print the result as JSON")
     tr.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser("eval", help="multi-view test of a checkpoint on a recipe's validation set")
+    ev = sub.add_parser("eval", help="multi-view test of a checkpoint on a recipe's validation set",
+                        description="Tests a checkpoint on the recipe's validation set. A tubelet checkpoint "
+                                    "(best.safetensors, last.pt) records the input settings it was trained with "
+                                    "(frames, sampling, crop, test short side, test views, mean/std): eval uses "
+                                    "those, not the recipe's (a note names each recipe value it ignores); --set "
+                                    "data.KEY=VALUE and --views override them, with a note naming both values. "
+                                    "metrics.json records the settings used. Only the validation data is read.")
     ev.add_argument("config", help="YAML recipe naming the model and the validation data")
     ev.add_argument("--checkpoint", required=True, help="weights (tubelet .safetensors, last.pt, or any supported)")
-    ev.add_argument("--views", help="CLIPSxCROPS test views, e.g. 4x3 (default: the recipe's)")
-    ev.add_argument("--set", action="append", metavar="KEY=VALUE", help=SET_CONFIG_HELP)
+    ev.add_argument("--views", help="CLIPSxCROPS test views, e.g. 4x3 (default: those a tubelet checkpoint "
+                                    "records, else the recipe's; 'model': the checkpoint's, else the model's)")
+    ev.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help=SET_CONFIG_HELP + ". The input settings (data.num_frames, sampler, frame_interval, "
+                    "crop_size, test_resize, test_clips, test_crops) are those a tubelet checkpoint records, not the "
+                    "recipe's; --set overrides them, with a note")
     ev.add_argument("--out", help="folder for report.txt, confusion.png, predictions.jsonl, metrics.json "
                                   "(default: eval/STEM_CLIPSxCROPS[_shuffled]/ next to the checkpoint, one per "
                                   "checkpoint and views)")
+    ev.add_argument("--overwrite", action="store_true", help="replace the files of an earlier evaluation in the "
+                                                             "folder (default: an error naming it, before any work)")
     ev.add_argument("--shuffle-frames", action="store_true", help="shuffle each clip's frames (temporal-order test)")
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
     ev.set_defaults(func=cmd_eval)
@@ -198,3 +290,15 @@ def add_parsers(sub) -> None:
     syn.add_argument("--width", type=count, default=160)
     syn.add_argument("--seed", type=int, default=0)
     syn.set_defaults(func=cmd_data_synthetic)
+    spl = dsub.add_parser("split", help="stratified train/val lists and classes.txt from one folder of class folders",
+                          description="Writes train.txt and val.txt (PATH LABEL lines, paths relative to ROOT) and "
+                                      "classes.txt (the sorted class folder names) from ROOT/<class>/**/<video>: "
+                                      "VAL of each class for validation, chosen at random but the same for the same "
+                                      "files and seed; then prints the `tubelet train` command for them.")
+    spl.add_argument("root", help="the folder of class folders (one sub-folder of videos per class)")
+    spl.add_argument("--val", type=float, default=0.2, help="fraction of each class for validation (default 0.2; a "
+                                                            "class of one video trains only)")
+    spl.add_argument("--seed", type=int, default=0, help="seed of the random choice (default 0)")
+    spl.add_argument("--out", help="folder for train.txt, val.txt and classes.txt (default: ROOT)")
+    spl.add_argument("--overwrite", action="store_true", help="replace lists that exist (default: refuse)")
+    spl.set_defaults(func=cmd_data_split)

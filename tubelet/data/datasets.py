@@ -12,6 +12,11 @@ file and the line (``FILE:LINE: ...``) or, for JSON, the entry (``FILE: [3].temp
 * the same video listed twice with two labels is an error naming both places; identical repeats are kept (they
   weigh that video twice) and counted in one warning per file.
 
+Folder scans (:func:`read_class_folders`, :func:`find_videos`) tell a video by its extension (``VIDEO_EXTENSIONS``)
+and count the other files (:class:`SkippedFiles`), so that a video without an extension is never dropped silently;
+:func:`split_class_folders` and :func:`write_split_lists` turn one folder of class folders into stratified
+``train.txt`` / ``val.txt`` lists and ``classes.txt`` (``tubelet data split``).
+
 ``VideoDataset`` decodes, samples and transforms one video per item; broken videos raise ``VideoDecodeError`` unless
 ``skip_bad=True``, which logs each bad file once, counts it and serves the next good item instead.
 """
@@ -22,23 +27,31 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import re
 import stat
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
 
+from ..atomic import write_text
 from ..errors import AnnotationError, UsageError
 from .decode import VideoDecodeError, VideoReader
 
 __all__ = ["AnnotationError", "VideoDataset", "read_list_file", "read_kinetics_csv", "read_ssv2", "read_class_folders",
-           "read_class_names", "VIDEO_EXTENSIONS"]
+           "read_class_names", "VIDEO_EXTENSIONS", "SkippedFiles", "find_videos", "ClassFolders", "scan_class_folders",
+           "ClassFolderSplit", "split_class_folders", "write_split_lists"]
 
 _log = logging.getLogger("tubelet.data")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg")
+#: what a folder scan takes for a video, by the file's extension (each checked to decode with PyAV/FFmpeg): MPEG-4,
+#: Matroska/WebM, QuickTime, MPEG-PS/TS (.ts, camcorders' .m2ts/.mts, DVD .vob), 3GPP, Flash, ASF/WMV, MXF, Ogg
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".3gp",
+                    ".3g2", ".flv", ".wmv", ".asf", ".vob", ".mxf", ".ogv")
 MAX_ANNOTATION_BYTES = 2 << 30  # 2 GiB: ~20x the largest public list (Kinetics-700 train CSV is ~30 MB)
 MAX_LABEL = 2**31 - 1  # a class index must fit int32 (torch index tensors, cross-entropy targets)
 
@@ -394,12 +407,90 @@ def _hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-def read_class_folders(root: str | os.PathLike) -> tuple[list[tuple[str, int]], list[str]]:
-    """One folder per class (sorted names = class indices); returns ``(samples, class_names)``.
+_MAX_KINDS = 6  # extensions a note names one by one; the rest are counted together
 
-    Videos are found at any depth inside a class folder. Hidden entries (names starting with ``.``) are skipped:
-    hidden folders are neither classes nor searched, hidden files are not videos.
+
+@dataclass
+class SkippedFiles:
+    """Files of a folder scan that are not videos by their extension, counted per extension.
+
+    Only the extension tells a video in a scan (opening every file would cost a decode each): a video saved without
+    one (``clip``) or under another (``clip.bin``) is skipped, and counted here so that the user hears of it.
+    ``str()`` is the one-line note the commands print. Hidden files are not counted: they are never data.
+
+    Attributes:
+        folder: the folder scanned, as given.
+        counts: lower-case extension (``".txt"``; ``""``: no extension) -> files skipped.
     """
+
+    folder: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+    def kinds(self) -> str:
+        """The skipped kinds, most frequent first, files without an extension last: ``.txt x2, no extension x1``."""
+        named = sorted(((ext, n) for ext, n in self.counts.items() if ext), key=lambda kv: (-kv[1], kv[0]))
+        shown = [f"{_clip(ext, 12)} x{n}" for ext, n in named[:_MAX_KINDS]]
+        if len(named) > _MAX_KINDS:
+            more = len(named) - _MAX_KINDS
+            shown.append(f"{more} more extension{'s' * (more > 1)} x{sum(n for _, n in named[_MAX_KINDS:])}")
+        if self.counts.get(""):
+            shown.append(f"no extension x{self.counts['']}")
+        return ", ".join(shown)
+
+    def __str__(self) -> str:
+        n = len(self)
+        if n == 1:
+            head = f"skipped 1 file in {self.folder} that is not a video by its extension"
+        else:
+            head = f"skipped {n} files in {self.folder} that are not videos by their extension"
+        hint = "; a video needs its extension (clip.mp4) to be found" if self.counts.get("") else ""
+        return f"{head} ({self.kinds()}){hint}; known: {' '.join(VIDEO_EXTENSIONS)}"
+
+
+def _walk_videos(folder: str | os.PathLike, found: list[Path], skipped: dict[str, int]) -> None:
+    """Append the video files below ``folder`` (any depth, hidden entries skipped) to ``found``; count the other
+    files per extension in ``skipped``. Symlinked folders are listed, not entered (``os.walk``)."""
+    def fail(e: OSError) -> None:
+        raise AnnotationError(f"{e.filename}: cannot list the folder ({e.strerror or e})")
+
+    for here, dirs, files in os.walk(folder, onerror=fail):
+        dirs[:] = [d for d in dirs if not _hidden(d)]
+        for f in files:
+            if _hidden(f):
+                continue
+            ext = Path(f).suffix.lower()
+            if ext in VIDEO_EXTENSIONS:
+                found.append(Path(here, f))
+            else:
+                skipped[ext] = skipped.get(ext, 0) + 1
+
+
+def find_videos(folder: str | os.PathLike) -> tuple[list[str], SkippedFiles]:
+    """The video files below ``folder`` by their extension (``VIDEO_EXTENSIONS``; any depth, sorted, hidden entries
+    skipped), and the other files, counted (:class:`SkippedFiles`).
+
+    Raises:
+        AnnotationError: a folder below ``folder`` that cannot be listed, named.
+    """
+    found: list[Path] = []
+    skipped: dict[str, int] = {}
+    _walk_videos(folder, found, skipped)
+    return [str(p) for p in sorted(found)], SkippedFiles(os.fspath(folder), skipped)
+
+
+class ClassFolders(NamedTuple):
+    """A folder of class folders (:func:`scan_class_folders`)."""
+
+    samples: list[tuple[str, int]]  # (path, label), class by class, each class's videos sorted
+    classes: list[str]  # the sorted folder names: label i is classes[i]
+    skipped: SkippedFiles  # files in the class folders that are not videos by their extension
+
+
+def scan_class_folders(root: str | os.PathLike) -> ClassFolders:
+    """:func:`read_class_folders`, with the files skipped as not videos counted instead of logged."""
     root = Path(root)
     try:
         classes = sorted(p.name for p in root.iterdir() if not _hidden(p.name) and p.is_dir())
@@ -411,20 +502,162 @@ def read_class_folders(root: str | os.PathLike) -> tuple[list[tuple[str, int]], 
         raise AnnotationError(f"{root}: cannot list the class folders ({e.strerror or e})") from None
     if not classes:
         raise AnnotationError(f"{root}: no class folders")
-
-    def fail(e: OSError) -> None:
-        raise AnnotationError(f"{e.filename}: cannot list the folder ({e.strerror or e})")
-
-    samples = []
+    samples: list[tuple[str, int]] = []
+    counts: dict[str, int] = {}
     for i, c in enumerate(classes):
-        found = []
-        for folder, dirs, files in os.walk(root / c, onerror=fail):  # symlinked folders are listed, not entered
-            dirs[:] = [d for d in dirs if not _hidden(d)]
-            found += [Path(folder, f) for f in files if not _hidden(f) and Path(f).suffix.lower() in VIDEO_EXTENSIONS]
+        found: list[Path] = []
+        _walk_videos(root / c, found, counts)
         samples += [(str(f), i) for f in sorted(found)]
+    skipped = SkippedFiles(str(root), counts)
     if not samples:
-        raise AnnotationError(f"{root}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in its class folders")
+        other = f" (only {len(skipped)} other files: {skipped.kinds()})" if skipped else ""
+        raise AnnotationError(f"{root}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in its class folders{other}")
+    return ClassFolders(samples, classes, skipped)
+
+
+_NOTED: set[tuple[str, tuple]] = set()  # skipped-file notes logged by this process: each folder's once
+
+
+def _first_process() -> bool:
+    """Not a torchrun process other than rank 0 (each would print the same note)."""
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def read_class_folders(root: str | os.PathLike) -> tuple[list[tuple[str, int]], list[str]]:
+    """One folder per class (sorted names = class indices); returns ``(samples, class_names)``.
+
+    Videos are found by their extension (``VIDEO_EXTENSIONS``) at any depth inside a class folder. Hidden entries
+    (names starting with ``.``) are skipped: hidden folders are neither classes nor searched, hidden files are not
+    videos. Other files are skipped too and counted, in one warning per folder and process (``note: skipped 3
+    files in ROOT that are not videos by their extension (.txt x2, no extension x1); known: ...``), so that a run
+    reading the folder for its classes, its training and its validation says it once; :func:`scan_class_folders`
+    returns the counts instead.
+    """
+    samples, classes, skipped = scan_class_folders(root)
+    key = (os.path.abspath(skipped.folder), tuple(sorted(skipped.counts.items())))
+    if skipped and key not in _NOTED and _first_process():
+        _NOTED.add(key)
+        _log.warning("note: %s", skipped)
     return samples, classes
+
+
+@dataclass
+class ClassFolderSplit:
+    """A train/validation split of a folder of class folders, stratified per class (:func:`split_class_folders`).
+
+    Attributes:
+        root: the folder of class folders, as given; the sample paths are relative to it, ``/``-separated.
+        classes: the class names (sorted folder names; labels index them).
+        train: ``(path, label)`` pairs for training.
+        val: ``(path, label)`` pairs for validation.
+        skipped: files in the class folders that are not videos by their extension.
+    """
+
+    root: str
+    classes: list[str]
+    train: list[tuple[str, int]]
+    val: list[tuple[str, int]]
+    skipped: SkippedFiles
+
+    def per_class(self) -> list[tuple[int, int]]:
+        """``(train videos, validation videos)`` of each class, in class order."""
+        counts = [[0, 0] for _ in self.classes]
+        for side, samples in enumerate((self.train, self.val)):
+            for _, label in samples:
+                counts[label][side] += 1
+        return [(t, v) for t, v in counts]
+
+
+_UNWRITABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # control characters: a line break would split a list line
+
+
+def _writable(text: str, what: str, path: str | os.PathLike) -> str:
+    """``text`` if it can stand on one line of a UTF-8 list file, else an ``AnnotationError`` naming ``path`` (quoted,
+    its odd characters escaped)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of another encoding, kept by os.fsdecode as lone surrogates
+        raise AnnotationError(f"{os.fspath(path)!r}: the {what} is not UTF-8 text, so it cannot be written to a list "
+                              "file; rename it") from None
+    if _UNWRITABLE.search(text) or not text.strip():
+        raise AnnotationError(f"{os.fspath(path)!r}: the {what} is blank or has a control character (a line break?), "
+                              "so it cannot be written to a list file; rename it")
+    return text
+
+
+def split_class_folders(root: str | os.PathLike, val: float = 0.2, seed: int = 0) -> ClassFolderSplit:
+    """Split the videos of a folder of class folders (:func:`read_class_folders`) into training and validation:
+    ``val`` of each class, rounded, at random but deterministically.
+
+    A class of two or more videos puts at least one on each side; a class of one video trains only. Each class is
+    shuffled by a generator seeded with ``seed`` and the class name, so that adding videos to one class moves none
+    of another's. The paths are relative to ``root`` (``/``-separated; one starting with ``#`` or a space gets a
+    leading ``./``, so that :func:`read_list_file` reads it as a path).
+
+    Args:
+        root: the folder of class folders.
+        val: the fraction of each class for validation, between 0 and 1 (exclusive).
+        seed: a non-negative integer.
+    Returns:
+        a :class:`ClassFolderSplit`; :func:`write_split_lists` writes it.
+    Raises:
+        UsageError: ``val`` or ``seed`` out of range. AnnotationError: ``root`` is not a folder of class folders with
+            videos, or a name that cannot be written to a list file (a control character, not UTF-8).
+    """
+    if not (isinstance(val, (int, float)) and 0 < val < 1):
+        raise UsageError(f"val: {val!r} is not a fraction between 0 and 1 (0.2 puts a fifth of each class in the "
+                         "validation list)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed: {seed!r} is not a non-negative integer")
+    samples, classes, skipped = scan_class_folders(root)
+    for name in classes:
+        _writable(name, "class folder's name", Path(root, name))
+    by_class: list[list[str]] = [[] for _ in classes]
+    for path, label in samples:
+        rel = _writable(Path(path).relative_to(root).as_posix(), "file name", path)
+        by_class[label].append("./" + rel if rel[0] in "# \t" else rel)
+    train, valid = [], []
+    for label, (name, paths) in enumerate(zip(classes, by_class)):
+        n = len(paths)
+        k = min(max(math.floor(val * n + 0.5), 1), n - 1) if n > 1 else 0
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+        chosen = set(rng.permutation(n)[:k].tolist())
+        for i, rel in enumerate(paths):  # file order within each list
+            (valid if i in chosen else train).append((rel, label))
+    return ClassFolderSplit(os.fspath(root), classes, train, valid, skipped)
+
+
+def write_split_lists(split: ClassFolderSplit, out: str | os.PathLike | None = None,
+                      overwrite: bool = False) -> dict[str, Path]:
+    """Write ``train.txt`` and ``val.txt`` (``PATH LABEL`` lines, paths relative to ``split.root``: read them with
+    ``read_list_file(path, root=split.root)``, or ``data.format: list`` with ``data.root``) and ``classes.txt`` (one
+    name per line) into ``out`` (default ``split.root``), each whole or not at all.
+
+    Returns:
+        ``{"train": train.txt, "val": val.txt, "classes": classes.txt}``.
+    Raises:
+        UsageError: one of the files exists and ``overwrite`` is false (a split is not replaced by accident), or a
+            file cannot be written; the message names it.
+    """
+    folder = Path(split.root if out is None else out)
+    files = {"train": folder / "train.txt", "val": folder / "val.txt", "classes": folder / "classes.txt"}
+    existing = [p for p in files.values() if os.path.lexists(p)]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more of the lists)" if len(existing) > 1 else ""
+        raise UsageError(f"{existing[0]} already exists{more}: --overwrite (overwrite=True) replaces train.txt, "
+                         "val.txt and classes.txt; or choose another --out")
+    texts = {"train": "".join(f"{p} {y}\n" for p, y in split.train),
+             "val": "".join(f"{p} {y}\n" for p, y in split.val),
+             "classes": "".join(f"{c}\n" for c in split.classes)}
+    path = folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for key, path in files.items():
+            write_text(path, texts[key])
+    except OSError as e:
+        raise UsageError(f"{path}: cannot write it ({e.strerror or e})") from None
+    return files
 
 
 class VideoDataset(torch.utils.data.Dataset):

@@ -67,6 +67,7 @@ import torch
 from ..errors import AnnotationError, ImageReadError, UsageError
 from ..keypoints import (COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON, PIXEL_STD, box_to_center_scale,
                          get_affine_transform, warp_affine)
+from .coco import check_images, is_id, shown
 from .images import read_file_bytes, read_image
 
 __all__ = ["POSE_DATA_CONFIGS", "COCO_JOINT_WEIGHTS", "COCO_UPPER_BODY_IDS", "COCO_LOWER_BODY_IDS", "IMAGENET_MEAN",
@@ -150,13 +151,8 @@ def _finite(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def _is_id(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, str))
 
 
-def _shown(value, limit: int = 80) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _load_keypoint_file(ann_file: Path, num_joints: int) -> dict:
@@ -173,45 +169,31 @@ def _load_keypoint_file(ann_file: Path, num_joints: int) -> dict:
     if anns and not any(isinstance(a, dict) and "keypoints" in a for a in anns):
         raise AnnotationError(f"{ann_file}: no annotation has \"keypoints\": not a COCO keypoint file (an instances "
                               f"or captions file? pose training reads person_keypoints_*.json)")
-    seen: dict = {}
-    for i, img in enumerate(data["images"]):
-        where = f"{ann_file}: images entry {i}"
-        if not isinstance(img, dict) or not _is_id(img.get("id")):
-            raise AnnotationError(f"{where} needs an \"id\" (an integer or a string)")
-        if img["id"] in seen:
-            raise AnnotationError(f"{where}: id {img['id']!r} is also the id of images entry {seen[img['id']]}")
-        seen[img["id"]] = i
-        if not isinstance(img.get("file_name"), str) or not img["file_name"]:
-            raise AnnotationError(f"{where} (id {img['id']!r}) needs a \"file_name\", got "
-                                  f"{_shown(img.get('file_name'))}")
-        for key in ("width", "height"):
-            if img.get(key) is not None and (not _finite(img[key]) or img[key] <= 0):
-                raise AnnotationError(f"{where} (id {img['id']!r}): \"{key}\" must be a number > 0, got "
-                                      f"{_shown(img[key])}")
+    seen = check_images(data, ann_file)
     for i, ann in enumerate(anns):
         where = f"{ann_file}: annotations entry {i}"
-        if not isinstance(ann, dict) or not _is_id(ann.get("id")) or "image_id" not in ann:
+        if not isinstance(ann, dict) or not is_id(ann.get("id")) or "image_id" not in ann:
             raise AnnotationError(f"{where} needs an \"id\" and an \"image_id\"")
         where = f"{where} (id {ann['id']!r})"
-        if not _is_id(ann["image_id"]) or ann["image_id"] not in seen:
-            raise AnnotationError(f"{where}: image_id {_shown(ann['image_id'])} is not the id of an image of the file")
+        if not is_id(ann["image_id"]) or ann["image_id"] not in seen:
+            raise AnnotationError(f"{where}: image_id {shown(ann['image_id'])} is not the id of an image of the file")
         if ann.get("iscrowd", 0) not in (0, 1):
-            raise AnnotationError(f"{where}: \"iscrowd\" must be 0 or 1, got {_shown(ann['iscrowd'])}")
+            raise AnnotationError(f"{where}: \"iscrowd\" must be 0 or 1, got {shown(ann['iscrowd'])}")
         if "keypoints" in ann:
             k = ann["keypoints"]
             if not isinstance(k, list) or len(k) != 3 * num_joints or not all(_finite(v) for v in k):
-                got = f"{len(k)} values" if isinstance(k, list) and len(k) != 3 * num_joints else _shown(k)
+                got = f"{len(k)} values" if isinstance(k, list) and len(k) != 3 * num_joints else shown(k)
                 raise AnnotationError(f"{where}: \"keypoints\" must be {3 * num_joints} finite numbers [x1, y1, v1, "
                                       f"...] ({num_joints} keypoints), got {got}")
         if "bbox" in ann:
             b = ann["bbox"]
             if not isinstance(b, list) or len(b) != 4 or not all(_finite(v) for v in b):
-                raise AnnotationError(f"{where}: \"bbox\" must be [x, y, w, h], 4 finite numbers, got {_shown(b)}")
+                raise AnnotationError(f"{where}: \"bbox\" must be [x, y, w, h], 4 finite numbers, got {shown(b)}")
         if "area" in ann and not _finite(ann["area"]):
-            raise AnnotationError(f"{where}: \"area\" must be a number, got {_shown(ann['area'])}")
+            raise AnnotationError(f"{where}: \"area\" must be a number, got {shown(ann['area'])}")
         n = ann.get("num_keypoints", 0)
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise AnnotationError(f"{where}: \"num_keypoints\" must be a whole number >= 0, got {_shown(n)}")
+            raise AnnotationError(f"{where}: \"num_keypoints\" must be a whole number >= 0, got {shown(n)}")
     return data
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import write_text
-from ..config import load_config, parse_overrides, _deep_update
+from ..config import _deep_update, load_config
 from ..data import make_loader
 from ..models import create_model
 from ..runtime import set_threads_for_workers
@@ -58,24 +58,56 @@ QUICK = {"data": {"synthetic": {"num_train": 20, "num_val": 10}, "num_workers": 
          "optim": {"epochs": 1, "warmup_epochs": 0.0}, "train": {"steps_per_epoch": 2, "log_every": 1}}
 
 
-def run_demo(out: str | Path = "runs/demo", overrides: list[str] | None = None, quick: bool = False) -> dict:
+def train_demo(cfg, out: Path, restart: bool = False, step: str = "[2/4]") -> tuple[dict, int, float]:
+    """The demos' training step: ``(train's result, torch threads, seconds)``. The thread count is set for the data
+    loader workers (:func:`tubelet.runtime.set_threads_for_workers`) and announced with the model on line ``step``.
+
+    A demo folder is the demo's own: a finished demo (``demo.json``) or another run there is replaced, saying so; an
+    interrupted demo (``last.pt`` without ``demo.json``, e.g. after Ctrl-C) resumes exactly where it stopped when
+    its settings are this launch's, else starts over saying why. ``restart``: always start over."""
+    threads = set_threads_for_workers(cfg.data.num_workers)
+    workers = cfg.data.num_workers
+    print(f"{step} training {cfg.model.name} (narrowed: {cfg.model.options}) for {cfg.optim.epochs} epochs "
+          f"({threads} torch thread{'s' * (threads > 1)} + {workers} data loader worker{'s' * (workers != 1)})")
+    t = time.perf_counter()
+    return _train_or_resume(cfg, out, restart), threads, time.perf_counter() - t
+
+
+def _train_or_resume(cfg, out: Path, restart: bool) -> dict:
+    from ..errors import CheckpointError, ConfigError
+
+    last, finished = out / "last.pt", (out / "demo.json").exists()
+    if last.is_file() and not finished and not restart:
+        print(f"resuming the interrupted demo in {out} (tubelet demo --restart starts over)")
+        try:
+            return train(cfg, out, resume=True)
+        except (ConfigError, CheckpointError) as e:
+            print(f"note: cannot resume it ({e}); starting over")
+    elif finished or last.is_file():
+        why = "--restart" if restart and not finished else "it holds a finished demo"
+        print(f"note: starting over in {out} ({why}); its files are replaced")
+    return train(cfg, out, overwrite=True)
+
+
+def run_demo(out: str | Path = "runs/demo", overrides: list[str] | None = None, quick: bool = False,
+             restart: bool = False) -> dict:
     """Run the demo; returns the report as a dict (``passed`` says whether the accuracy targets were met).
 
     torch's intra-op thread count is lowered for the run (see the module docstring) and restored afterwards."""
     threads = torch.get_num_threads()
     try:
-        return _run_demo(out, overrides, quick)
+        return _run_demo(out, overrides, quick, restart)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run_demo(out: str | Path, overrides: list[str] | None, quick: bool) -> dict:
+def _run_demo(out: str | Path, overrides: list[str] | None, quick: bool, restart: bool) -> dict:
     t0 = time.perf_counter()
     out = Path(out)
     values = copy.deepcopy(DEMO_CONFIG)
     if quick:
         _deep_update(values, copy.deepcopy(QUICK))
-    cfg = load_config(None, _deep_update(values, parse_overrides(overrides)))
+    cfg = load_config(None, overrides, base=values)  # a bad --set is named as such
 
     print(f"[1/4] synthetic dataset: {cfg.data.synthetic.num_train} train + {cfg.data.synthetic.num_val} val clips "
           f"-> {synthetic_root(cfg)}")
@@ -83,13 +115,7 @@ def _run_demo(out: str | Path, overrides: list[str] | None, quick: bool) -> dict
     ensure_synthetic(cfg)
     t_data = time.perf_counter() - t
 
-    threads = set_threads_for_workers(cfg.data.num_workers)
-    print(f"[2/4] training {cfg.model.name} (narrowed: {cfg.model.options}) for {cfg.optim.epochs} epochs "
-          f"({threads} torch thread{'s' * (threads > 1)} + {cfg.data.num_workers} data loader worker"
-          f"{'s' * (cfg.data.num_workers != 1)})")
-    t = time.perf_counter()
-    result = train(cfg, out, overwrite=True)  # the demo's own folder: a rerun starts over
-    t_train = time.perf_counter() - t
+    result, threads, t_train = train_demo(cfg, out, restart, "[2/4]")
 
     print("[3/4] evaluating the best checkpoint on the validation clips, in order and with frames shuffled")
     model = create_model(checkpoint_path=out / "best.safetensors").eval()

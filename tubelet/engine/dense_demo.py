@@ -22,8 +22,7 @@ import numpy as np
 import torch
 
 from ..atomic import write_text
-from ..config import _deep_update, load_config, parse_overrides
-from ..runtime import set_threads_for_workers
+from ..config import _deep_update, load_config
 
 __all__ = ["DEMOS", "run_dense_demo"]
 
@@ -110,19 +109,19 @@ def _pose_baseline(task, cfg) -> dict:
 
 
 def run_dense_demo(task_name: str, out: str | Path | None = None, overrides: list[str] | None = None,
-                   quick: bool = False) -> dict:
+                   quick: bool = False, restart: bool = False) -> dict:
     """Run the ``task_name`` demo (``segmentation`` or ``pose``); returns the report (``passed``: the targets were
     met). torch's thread count is lowered for the run (as the video demo) and restored afterwards."""
     threads = torch.get_num_threads()
     try:
-        return _run(task_name, out, overrides, quick)
+        return _run(task_name, out, overrides, quick, restart)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(task_name: str, out, overrides, quick: bool) -> dict:
+def _run(task_name: str, out, overrides, quick: bool, restart: bool) -> dict:
+    from .demo import train_demo
     from .objective import training_task
-    from .train import train
 
     spec = DEMOS[task_name]
     t0 = time.perf_counter()
@@ -130,20 +129,14 @@ def _run(task_name: str, out, overrides, quick: bool) -> dict:
     values = copy.deepcopy(spec["config"])
     if quick:
         _deep_update(values, copy.deepcopy(spec["quick"]))
-    cfg = load_config(None, _deep_update(values, parse_overrides(overrides)))
+    cfg = load_config(None, overrides, base=values)  # a bad --set is named as such
     task = training_task(cfg)
     metric = task.metric
     s = cfg.data.synthetic
     print(f"[1/3] synthetic {task_name} set: {s.num_train} train + {s.num_val} val images")
     task.prepare(cfg)
     t_data = time.perf_counter() - t0
-    threads = set_threads_for_workers(cfg.data.num_workers)
-    print(f"[2/3] training {cfg.model.name} (narrowed: {cfg.model.options}) for {cfg.optim.epochs} epochs "
-          f"({threads} torch thread{'s' * (threads > 1)} + {cfg.data.num_workers} data loader worker"
-          f"{'s' * (cfg.data.num_workers != 1)})")
-    t = time.perf_counter()
-    result = train(cfg, out, overwrite=True)
-    t_train = time.perf_counter() - t
+    result, threads, t_train = train_demo(cfg, out, restart, "[2/3]")
     print("[3/3] the baseline that ignores the image")
     baseline = (_segmentation_baseline if task_name == "segmentation" else _pose_baseline)(task, cfg)
     best = result[f"best_{metric}"]

@@ -6,11 +6,13 @@ confusion matrix are accumulated (summed across processes under torchrun).
 files written next to it."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +24,16 @@ from ..errors import ConfigError, UsageError
 from . import distributed
 from .metrics import ConfusionMatrix
 
-__all__ = ["evaluate", "evaluate_checkpoint", "default_eval_dir", "autocast"]
+__all__ = ["evaluate", "evaluate_checkpoint", "default_eval_dir", "eval_data_cfg", "input_settings",
+           "records_data_contract", "autocast", "EVAL_FILES"]
+
+#: what ``tubelet eval`` writes into its folder
+EVAL_FILES = ("predictions.jsonl", "confusion.png", "report.txt", "metrics.json")
+
+#: the recipe's data fields that a tubelet checkpoint records in its data contract, and what the notes call them
+RECORDED_FIELDS = {"num_frames": "frames", "sampler": "sampler", "frame_interval": "frame interval",
+                   "crop_size": "crop size", "test_resize": "test short side", "test_clips": "test clips",
+                   "test_crops": "test crops"}
 
 
 def autocast(device: torch.device, amp: str):
@@ -110,49 +121,183 @@ def default_eval_dir(checkpoint: str | os.PathLike, views: tuple[int, int], shuf
     return checkpoint.parent / "eval" / f"{checkpoint.stem}_{clips}x{crops}{'_shuffled' if shuffle_frames else ''}"
 
 
+def records_data_contract(model) -> bool:
+    """Whether ``model``'s weights came from a file tubelet wrote (``.safetensors``, a run's ``last.pt``): such a
+    file records the data contract the weights were trained with, and the model's ``pretrained_cfg`` is that."""
+    report = getattr(model, "load_report", None)
+    return report is not None and report.layout.startswith("tubelet ")
+
+
+def _recorded(pcfg) -> dict:
+    """The value of each of :data:`RECORDED_FIELDS` in the data contract ``pcfg``."""
+    return {"num_frames": pcfg.num_frames, "sampler": pcfg.sampler, "frame_interval": pcfg.frame_interval,
+            "crop_size": pcfg.input_size[-1], "test_resize": pcfg.resize_size or pcfg.input_size[-1],
+            "test_clips": pcfg.test_views[0], "test_crops": pcfg.test_views[1]}
+
+
+def eval_data_cfg(pcfg, cfg, *, recorded: bool, given: Mapping[str, str] | None = None):
+    """The data config a checkpoint's model is evaluated with, and the notes that say where it is not the recipe's.
+
+    A checkpoint tubelet wrote (``recorded``) carries the settings it was trained with (its ``pretrained_cfg``):
+    frames, sampler, frame interval, crop, test short side and test views. Those win over the recipe's, each recipe
+    value that differs giving a note; a data field the user set on the command line (``given``) wins over the
+    checkpoint, with a note naming both values when they differ. Mean, std and interpolation are always the
+    checkpoint's. Any other checkpoint records nothing: the recipe's fields, else the model's
+    (:func:`tubelet.engine.build.data_cfg`).
+
+    Args:
+        pcfg: the loaded model's ``pretrained_cfg``.
+        recorded: ``pcfg`` is what the checkpoint file recorded (:func:`records_data_contract`).
+        given: the dotted keys set on the command line, each with how the user spelled it (``{"data.num_frames":
+            "--set data.num_frames=16", "data.test_clips": "--views 4x3", ...}``).
+    Returns:
+        ``(data config, notes)``; each note is one line without the ``note:`` prefix.
+    """
+    from .build import data_cfg
+
+    if not recorded:
+        return data_cfg(pcfg, cfg), []
+    given = given or {}
+    d, theirs = cfg.data, _recorded(pcfg)
+    keep, notes = {}, []
+    for key, what in RECORDED_FIELDS.items():
+        mine, how = getattr(d, key), given.get(f"data.{key}")
+        keep[key] = mine if how is not None else None  # None: the model's, here the checkpoint's
+        if mine is None or mine == theirs[key]:
+            continue
+        if how is not None:
+            notes.append(f"{what}: {mine} ({how}) overrides the checkpoint's {theirs[key]}")
+        else:
+            notes.append(f"{what}: the checkpoint's {theirs[key]}, not the recipe's data.{key}={mine} (override with "
+                         f"--set data.{key}={mine})")
+    return data_cfg(pcfg, dataclasses.replace(cfg, data=dataclasses.replace(d, **keep))), notes
+
+
+def input_settings(dcfg, view_average: str) -> dict:
+    """What the test pipeline fed the model with (``metrics.json``'s ``input``): frames and their sampling, the
+    crop and the short side it is cut from, normalisation, interpolation and how the views' scores are averaged."""
+    return {"num_frames": dcfg.num_frames, "sampler": dcfg.sampler, "frame_interval": dcfg.frame_interval,
+            "crop_size": dcfg.input_size[-1], "resize_size": dcfg.resize_size or dcfg.input_size[-1],
+            "mean": list(dcfg.mean), "std": list(dcfg.std), "interpolation": dcfg.interpolation,
+            "view_average": view_average}
+
+
+def _out_problem(out: Path, overwrite: bool) -> str | None:
+    """What stops ``tubelet eval`` from writing into ``out`` (read only), or None."""
+    if out.exists() and not out.is_dir():
+        return f"{out}: exists and is not a folder; choose another --out"
+    existing = [name for name in EVAL_FILES if os.path.lexists(out / name)]
+    if existing and not overwrite:
+        return (f"{out}: holds an earlier evaluation ({', '.join(existing)}); pass --overwrite to replace it, or "
+                f"choose another --out")
+    return None
+
+
+def _folder_class_names(cfg, checkpoint: str, num_classes: int) -> list[str]:
+    """Class names of a ``folders`` recipe without ``data.labels`` whose checkpoint does not name its classes: the
+    training folder's class folders (sorted, as training numbered them) when it is there, else the validation
+    folder's."""
+    from ..data import read_class_folders
+
+    d = cfg.data
+    split = "train" if d.train and os.path.isdir(d.train) else "val"
+    root = getattr(d, split)
+    if root is None:
+        raise ConfigError("data.val: the folders format needs the folder of class folders")
+    names = read_class_folders(root)[1]
+    if len(names) != num_classes:
+        raise ConfigError(f"data.{split}: {root} has {len(names)} class folders, but the checkpoint {checkpoint} has "
+                          f"{num_classes} classes and does not name them; name them in training order with "
+                          f"data.labels")
+    return names
+
+
+def _label_by_folder(samples, root: str, class_names: list[str], checkpoint: str) -> list[tuple[str, int]]:
+    """The validation folder's ``(path, label)`` pairs, labelled by the name of each video's class folder in
+    ``class_names`` (the checkpoint's order; the folder may hold fewer classes, so its own sorted order can differ)."""
+    index = {name: i for i, name in enumerate(class_names)}
+    out, unknown = [], set()
+    for path, _ in samples:
+        name = Path(path).relative_to(root).parts[0]
+        if name in index:
+            out.append((path, index[name]))
+        else:
+            unknown.add(name)
+    if unknown:
+        shown = ", ".join(sorted(unknown)[:3]) + (f" (and {len(unknown) - 3} more)" if len(unknown) > 3 else "")
+        raise ConfigError(f"data.val: the class folders {shown} of {root} are none of the {len(class_names)} "
+                          f"classes of the checkpoint {checkpoint} ({', '.join(class_names[:3])}, ...); name the "
+                          f"classes with data.labels")
+    return out
+
+
 def evaluate_checkpoint(cfg, checkpoint: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
-                        shuffle_frames: bool = False) -> dict:
-    """``tubelet eval``: test ``checkpoint`` on the validation set of the run config ``cfg`` with the recipe's views
-    (``data.test_clips`` x ``data.test_crops``, else the model's) and write the report files.
+                        shuffle_frames: bool = False, given: Mapping[str, str] | None = None,
+                        overwrite: bool = False, notify: Callable[[str], None] | None = None) -> dict:
+    """``tubelet eval``: test ``checkpoint`` on the validation set of the run config ``cfg`` and write the report
+    files.
 
     Builds ``cfg.model`` from the checkpoint (any supported layout), the validation data through the same path as
-    training, and evaluates under torchrun as in a single process. The main process writes to ``out_dir`` (default:
+    training, and evaluates under torchrun as in a single process. The input settings (frames, sampler, crop, test
+    short side, test views) are those a tubelet checkpoint recorded, unless set on the command line (``given``); the
+    recipe's only for other checkpoints (:func:`eval_data_cfg`). The main process writes to ``out_dir`` (default:
     :func:`default_eval_dir`, ``eval/<checkpoint stem>_<clips>x<crops>[_shuffled]/`` next to the checkpoint, so that
     evaluations of other checkpoints or views do not overwrite each other): ``predictions.jsonl`` (per-video scores;
     single process only, the scores are not gathered), ``confusion.png``, ``report.txt`` (the per-class table of
     :meth:`ConfusionMatrix.report`) and ``metrics.json``. Class names come from the recipe, else from the checkpoint
-    when they fit its classifier (else, with a warning, class indices).
+    when they fit its classifier (else, with a warning, class indices); a ``folders`` recipe without
+    ``data.labels`` takes the checkpoint's names (else the class folders') and needs only the validation folder.
 
     Args:
         shuffle_frames: shuffle each clip's frames (a model that uses temporal order should fail).
+        given: the config keys set on the command line, each with how the user spelled it (see
+            :func:`eval_data_cfg`).
+        overwrite: replace the files of an earlier evaluation in the folder (default: a UsageError naming it,
+            before any data is read).
+        notify: called on the main process with each note (one line, no ``note:`` prefix) before the evaluation.
     Returns:
         The summary written to ``metrics.json`` (every process gets the same reduced metrics): ``top1``, ``top5``,
-        ``mean_class_accuracy``, ``loss``, ``num_samples``, ``views``, ``checkpoint``, ``seconds``, ``frame_order``,
-        ``out_dir``.
+        ``mean_class_accuracy``, ``loss``, ``num_samples``, ``views``, ``input`` (:func:`input_settings`),
+        ``input_from`` (``"checkpoint"``: the settings it records, ``"recipe"``: the recipe's, else the model's),
+        ``notes``, ``checkpoint``, ``seconds``, ``frame_order``, ``out_dir``.
     Raises:
+        UsageError: the folder holds an earlier evaluation and ``overwrite`` is not set.
         ConfigError: the recipe's class names or the validation labels do not fit the checkpoint's classifier.
         CheckpointError, AnnotationError, VideoDecodeError: as their messages say, naming the file.
     """
     from ..data import make_loader
     from ..models import create_model
-    from .build import build_datasets, class_names_for, data_cfg
+    from .build import build_datasets, class_names_for
 
     checkpoint = os.fspath(checkpoint)
     frame_order = "shuffle" if shuffle_frames else "keep"
     info = distributed.init_distributed(cfg.train.device)
-    class_names = class_names_for(cfg)
+    by_folder = cfg.data.format == "folders" and cfg.data.labels is None  # named by the checkpoint, not data.train
+    class_names = None if by_folder else class_names_for(cfg)
     model = create_model(cfg.model.name, checkpoint_path=checkpoint, num_classes=cfg.model.num_classes,
                          **cfg.model.options)
     num_classes = model.num_classes
     if class_names is not None and len(class_names) != num_classes:
         raise ConfigError(f"data.labels: the recipe names {len(class_names)} classes (format {cfg.data.format!r}) "
                           f"but the checkpoint {checkpoint} has {num_classes}")
-    dcfg = data_cfg(model.pretrained_cfg, cfg)
+    recorded = records_data_contract(model)
+    dcfg, notes = eval_data_cfg(model.pretrained_cfg, cfg, recorded=recorded, given=given)
     if class_names is None:
         from .inference import model_labels
         class_names = model_labels(model.pretrained_cfg, num_classes, hint="name them with data.labels")
+    if by_folder and class_names is None:
+        class_names = _folder_class_names(cfg, checkpoint, num_classes)
+    out = Path(out_dir or default_eval_dir(checkpoint, dcfg.test_views, shuffle_frames))
+    problem = distributed.gather_objects(_out_problem(out, overwrite) if info.is_main else None, info)[0]
+    if problem:  # the main process looked; every process stops
+        raise UsageError(problem)
+    if notify is not None and info.is_main:
+        for note in notes:
+            notify(note)
     model.to(info.device)
     ds = build_datasets(cfg, dcfg, splits=("val",))["val"]
+    if by_folder:
+        ds.samples = _label_by_folder(ds.samples, cfg.data.val, class_names, checkpoint)
     bad = [(p, y) for p, y in ds.samples if not 0 <= y < num_classes]
     if bad:
         raise ConfigError(f"data.val: {bad[0][0]} has label {bad[0][1]}, but the checkpoint {checkpoint} has "
@@ -163,12 +308,12 @@ def evaluate_checkpoint(cfg, checkpoint: str | os.PathLike, out_dir: str | os.Pa
     result = evaluate(model, loader, num_classes=num_classes, device=info.device, view_average=cfg.data.view_average,
                       amp=cfg.train.amp, progress=cfg.train.progress and info.is_main, frame_order=frame_order,
                       keep_scores=True)
-    out = Path(out_dir or default_eval_dir(checkpoint, dcfg.test_views, shuffle_frames))
 
     def summary() -> dict:
         s = {k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "loss", "num_samples")}
-        s.update(views=list(dcfg.test_views), checkpoint=checkpoint, seconds=round(time.perf_counter() - t0, 2),
-                 frame_order=frame_order, out_dir=str(out))
+        s.update(views=list(dcfg.test_views), input=input_settings(dcfg, cfg.data.view_average),
+                 input_from="checkpoint" if recorded else "recipe", notes=notes, checkpoint=checkpoint,
+                 seconds=round(time.perf_counter() - t0, 2), frame_order=frame_order, out_dir=str(out))
         return s
 
     if not info.is_main:
@@ -182,6 +327,8 @@ def evaluate_checkpoint(cfg, checkpoint: str | os.PathLike, out_dir: str | os.Pa
         paths = [ds.samples[i][0] for i in result["indices"]]
         labels = torch.tensor([ds.samples[i][1] for i in result["indices"]])
         write_predictions(out / "predictions.jsonl", paths, labels, result["scores"], class_names)
+    elif (out / "predictions.jsonl").exists():  # --overwrite: an earlier run's predictions are not these
+        (out / "predictions.jsonl").unlink()
     plot_confusion(meter.matrix, class_names, out / "confusion.png")
     write_text(out / "report.txt", meter.report(class_names) + "\n")  # each file whole or not at all
     s = summary()  # the seconds include writing the files, as they always have

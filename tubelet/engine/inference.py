@@ -4,6 +4,7 @@ predict`` and ``tubelet demo`` call these."""
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import time
 import warnings
@@ -15,25 +16,37 @@ import numpy as np
 import torch
 
 from ..data import EvalTransform, VideoReader, average_views, eval_clip, make_sampler
-from ..data.datasets import VIDEO_EXTENSIONS
+from ..data.datasets import VIDEO_EXTENSIONS, SkippedFiles, find_videos
 from ..errors import TubeletError, UsageError, VideoDecodeError
 
 __all__ = ["expand_videos", "classify_video", "video_views", "VideoViews", "Prediction", "predict_videos",
            "timeline", "resolve_labels", "model_labels", "resolve_device", "default_workers", "output_names", "topk"]
 
+_log = logging.getLogger("tubelet.engine")
 
-def expand_videos(inputs: list[str]) -> list[str]:
-    """Files as given; folders expanded to the video files inside them (recursively, sorted).
 
+def expand_videos(inputs: list[str], skipped: list[SkippedFiles] | None = None) -> list[str]:
+    """Files as given; folders expanded to the video files inside them (by their extension, recursively, sorted;
+    hidden entries skipped: :func:`tubelet.data.datasets.find_videos`).
+
+    Args:
+        skipped: a list: each folder's files skipped as not videos by their extension are appended to it (a
+            :class:`~tubelet.data.datasets.SkippedFiles` per folder that has any), for the caller to report. None: they
+            are logged as a warning, one line per folder.
     Raises:
         VideoDecodeError: a path that does not exist, or a folder without video files; the message names it.
     """
     out = []
     for item in inputs:
         if os.path.isdir(item):
-            found = sorted(str(p) for p in Path(item).rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS)
+            found, other = find_videos(item)
             if not found:
-                raise VideoDecodeError(f"{item}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder")
+                also = f" (only {len(other)} other files: {other.kinds()})" if other else ""
+                raise VideoDecodeError(f"{item}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder{also}")
+            if other and skipped is not None:
+                skipped.append(other)
+            elif other:
+                _log.warning("note: %s", other)
             out += found
         elif not os.path.exists(item):
             raise VideoDecodeError(f"{item}: no such file or folder")

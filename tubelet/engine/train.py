@@ -39,6 +39,7 @@ from ..runtime import resolve_config_amp
 from . import distributed
 from .build import build_model, describe
 from .checkpoint import load_checkpoint, remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state
+from .loggers import Loggers, open_loggers, require_loggers
 from .objective import ClassificationTask, TrainingTask, training_task
 from .optim import ModelEma, build_optimizer, lr_at
 
@@ -58,11 +59,11 @@ class TrainState:
 
 class MetricsLog:
     """``metrics.jsonl``: one JSON object per line, flushed at once (a crash loses nothing already logged).
-    Optionally mirrored to TensorBoard."""
+    Each record also goes to ``loggers`` (TensorBoard, W&B, MLflow: :mod:`tubelet.engine.loggers`)."""
 
-    def __init__(self, path: Path, enabled: bool, tensorboard: bool = False, resume_step: int | None = None):
+    def __init__(self, path: Path, enabled: bool, resume_step: int | None = None, loggers: Loggers | None = None):
         self.path, self.enabled, self.records = path, enabled, []
-        self.tb = None
+        self.loggers = loggers if loggers is not None else Loggers()
         if not enabled:
             return
         if resume_step is not None and path.exists():  # drop what the interrupted run logged after its checkpoint
@@ -70,12 +71,6 @@ class MetricsLog:
             write_text(path, "".join(json.dumps(r) + "\n" for r in self.records))  # whole or not at all
         elif path.exists():
             path.unlink()
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError as e:
-                raise ConfigError(f"train.tensorboard needs the tensorboard package ({e})") from None
-            self.tb = SummaryWriter(str(path.parent / "tensorboard"))
 
     def write(self, record: dict) -> None:
         if not self.enabled:
@@ -83,14 +78,12 @@ class MetricsLog:
         self.records.append(record)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-        if self.tb is not None:
-            for k, v in record.items():
-                if isinstance(v, (int, float)) and k not in ("step", "epoch"):
-                    self.tb.add_scalar(f"{record['kind']}/{k}", v, record["step"])
+        self.loggers.log(record)  # a logger that fails is warned about once, never raises
 
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
+    def close(self, exit_code: int = 0) -> None:
+        """Close the loggers; ``exit_code`` (0 finished, 1 failed, 130 / 143 interrupted) is what W&B and MLflow
+        record as the run's end."""
+        self.loggers.close(exit_code)
 
 
 class TrainingInterrupted(TubeletError):
@@ -168,7 +161,7 @@ def _worker_leaves_signals_to_main(init, worker_id: int) -> None:
 
 #: config keys that may differ when a run is resumed: they control this launch, not what is computed
 RESUME_MAY_CHANGE = ("train.stop_at_step", "train.progress", "train.save_every_steps", "train.log_every",
-                     "train.tensorboard", "data.num_workers")
+                     "train.tensorboard", "train.wandb", "train.mlflow", "data.num_workers")
 
 #: what ``train`` (and the demo, and ``tubelet eval`` in its default ``eval/`` or ``eval/<checkpoint>_<views>/``
 #: folders) writes into a run folder: the files that mark a folder as holding a run, and all that ``overwrite``
@@ -393,8 +386,7 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     problem = distributed.gather_objects(_folder_problem(out, resume, overwrite) if main else None, dist_info)[0]
     if problem:  # rank 0 looked; every rank stops
         raise ConfigError(problem)
-    if t.tensorboard:
-        _require_tensorboard()
+    require_loggers(t)  # a missing tensorboard / wandb / mlflow is a ConfigError now, not after the data is built
     last_path, best_path = out / "last.pt", out / "best.safetensors"
     ckpt = None
     if resume:
@@ -517,13 +509,15 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     with stop:
         if main:
             _start_run_folder(out, cfg, overwrite)
-        log = MetricsLog(out / "metrics.jsonl", main, t.tensorboard, resume_step=state.step if resume else None)
+        log = MetricsLog(out / "metrics.jsonl", main, resume_step=state.step if resume else None,
+                         loggers=open_loggers(cfg, out) if main else None)
         if main:
             print(f"{len(datasets['train'])} training / {len(datasets['val'])} validation {task.samples_word}; "
                   f"{o.epochs} epochs "
                   f"x {steps_per_epoch} steps, total batch {total_batch}, peak lr {peak_lr:.3g}; writing to {out}")
         final = {}
         stopped = False
+        exit_code = 1  # what W&B / MLflow record if the loop raises: a failed run
         try:
             while state.epoch < o.epochs:
                 train_loader.sampler.set_epoch(state.epoch, start=state.batch_in_epoch * d.batch_size)
@@ -551,8 +545,9 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
                     if signum:
                         interrupted.append(signum)
                         break
+            exit_code = 128 + (stop.signum or interrupted[0]) if interrupted else 0  # 130: Ctrl-C
         finally:
-            log.close()
+            log.close(exit_code)
     distributed.barrier()  # rank 0 has written last.pt before any process returns (torchrun stops all at the first)
     if interrupted:
         where = (f"epoch {state.epoch + 1} of {o.epochs}, batch {state.batch_in_epoch} of "
@@ -563,13 +558,6 @@ def train(cfg: Config, out_dir: str | Path, *, resume: bool = False, overwrite: 
     final.update({"step": state.step, "epoch": state.epoch, f"best_{task.metric}": state.best, "stopped": stopped,
                   "seconds": time.perf_counter() - t_start, "out_dir": str(out)})
     return final
-
-
-def _require_tensorboard() -> None:
-    try:
-        import torch.utils.tensorboard  # noqa: F401
-    except ImportError as e:
-        raise ConfigError(f"train.tensorboard needs the tensorboard package ({e})") from None
 
 
 def _evaluate_and_save(cfg, model, ema, loader, num_classes, device, state, log, best_path, main, dist_info,

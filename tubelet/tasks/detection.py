@@ -40,6 +40,7 @@ import torch
 
 from ..data.images import ImageReadError
 from ..errors import AnnotationError, DependencyError, UsageError
+from ..data.coco import check_annotation_ids, check_box_area_crowd, check_images, is_box, is_id, number, shown
 from .pose import load_json, read_image
 from .segmentation import palette_for, rescale_size, resize_uint8
 
@@ -378,26 +379,12 @@ def detect(model, image: np.ndarray | torch.Tensor | str | os.PathLike, *, score
 
 
 # ---------------------------------------------------------------------------------------------------------- checks
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
-def _is_id(value) -> bool:
-    """A COCO id: an integer or a string (JSON ``true`` is not one)."""
-    return not isinstance(value, bool) and isinstance(value, (int, str))
 
 
-def _shown(value, limit: int = 80) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _box(value) -> bool:
-    """``value`` is [x, y, w, h], 4 finite numbers with w, h >= 0."""
-    return (isinstance(value, list) and len(value) == 4 and all(_number(v) is not None for v in value)
-            and value[2] >= 0 and value[3] >= 0)
 
 
 def _rle_size(value) -> bool:
@@ -409,7 +396,7 @@ def _gt_segmentation_problem(segm) -> str | None:
     """Why pycocotools cannot take ``segm`` as a ground-truth "segmentation", or None: polygons (a non-empty list of
     lists of at least 4 finite numbers) or an RLE (``{"size": [h, w], "counts": str or list of whole numbers}``)."""
     if isinstance(segm, list):
-        if segm and all(isinstance(p, list) and len(p) >= 4 and all(_number(v) is not None for v in p)
+        if segm and all(isinstance(p, list) and len(p) >= 4 and all(number(v) is not None for v in p)
                         for p in segm):
             return None
         return "polygons must be a non-empty list of lists [x1, y1, x2, y2, ...] of numbers"
@@ -435,29 +422,10 @@ def check_instances(data, source: str | os.PathLike = "the annotations", iou_typ
         raise AnnotationError(f"{source}: not a COCO instances file (expected an object with lists \"images\", "
                               f"\"annotations\" and \"categories\", as instances_val2017.json)")
     masks = "segm" in iou_types
-    images: dict = {}
-    for i, img in enumerate(data["images"]):
-        where = f"{source}: images entry {i}"
-        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            raise AnnotationError(f"{where} needs an \"id\" and a \"file_name\"")
-        if not _is_id(img["id"]):
-            raise AnnotationError(f"{where}: \"id\" must be an integer or a string, got {_shown(img['id'])}")
-        if img["id"] in images:
-            raise AnnotationError(f"{where}: id {img['id']!r} is also the id of images entry {images[img['id']]}")
-        images[img["id"]] = i
-        if not isinstance(img["file_name"], str) or not img["file_name"]:
-            raise AnnotationError(f"{where} (id {img['id']!r}): \"file_name\" must be a file name, got "
-                                  f"{_shown(img['file_name'])}")
-        for key in ("width", "height"):
-            if img.get(key) is None and masks:
-                raise AnnotationError(f"{where} (id {img['id']!r}): mask AP needs the image's \"width\" and "
-                                      f"\"height\"")
-            if img.get(key) is not None and (_number(img[key]) is None or img[key] <= 0):
-                raise AnnotationError(f"{where} (id {img['id']!r}): \"{key}\" must be a number > 0, got "
-                                      f"{_shown(img[key])}")
+    images = check_images(data, source, size_needed_for="mask AP" if masks else None)
     categories: dict = {}
     for i, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict) or not _is_id(cat.get("id")):
+        if not isinstance(cat, dict) or not is_id(cat.get("id")):
             raise AnnotationError(f"{source}: categories entry {i} needs an \"id\" (an integer or a string)")
         if cat["id"] in categories:
             raise AnnotationError(f"{source}: categories entry {i}: id {cat['id']!r} is also the id of categories "
@@ -465,37 +433,20 @@ def check_instances(data, source: str | os.PathLike = "the annotations", iou_typ
         categories[cat["id"]] = i
     ids: dict = {}
     for i, ann in enumerate(data["annotations"]):
-        where = f"{source}: annotations entry {i}"
-        if not isinstance(ann, dict) or "image_id" not in ann or "id" not in ann:
-            raise AnnotationError(f"{where} needs an \"id\" and an \"image_id\"")
-        if not _is_id(ann["id"]):
-            raise AnnotationError(f"{where}: \"id\" must be an integer or a string, got {_shown(ann['id'])}")
-        where = f"{where} (id {ann['id']!r})"
-        if ann["id"] in ids:
-            raise AnnotationError(f"{where}: the id is also that of annotations entry {ids[ann['id']]}")
-        ids[ann["id"]] = i
-        if not _is_id(ann["image_id"]) or ann["image_id"] not in images:
-            raise AnnotationError(f"{where}: image_id {_shown(ann['image_id'])} is not the id of an image of the "
-                                  f"file")
+        where = check_annotation_ids(ann, i, source, images, ids)
         needed = ("category_id", "bbox", "area", "iscrowd") + (("segmentation",) if masks else ())
         missing = [k for k in needed if k not in ann]
         if missing:
             raise AnnotationError(f"{where}: an instance annotation needs {', '.join(map(json.dumps, missing))}"
                                   f"{' (mask AP reads the segmentation)' if missing == ['segmentation'] else ''}")
-        if not _is_id(ann["category_id"]) or ann["category_id"] not in categories:
-            raise AnnotationError(f"{where}: category_id {_shown(ann['category_id'])} is not the id of a category of "
+        if not is_id(ann["category_id"]) or ann["category_id"] not in categories:
+            raise AnnotationError(f"{where}: category_id {shown(ann['category_id'])} is not the id of a category of "
                                   f"the file")
-        if not _box(ann["bbox"]):
-            raise AnnotationError(f"{where}: \"bbox\" must be [x, y, w, h], 4 finite numbers with w, h >= 0, got "
-                                  f"{_shown(ann['bbox'])}")
-        if _number(ann["area"]) is None or ann["area"] < 0:
-            raise AnnotationError(f"{where}: \"area\" must be a number >= 0, got {_shown(ann['area'])}")
-        if ann["iscrowd"] not in (0, 1) or isinstance(ann["iscrowd"], float):
-            raise AnnotationError(f"{where}: \"iscrowd\" must be 0 or 1, got {_shown(ann['iscrowd'])}")
+        check_box_area_crowd(ann, where)
         if masks:
             problem = _gt_segmentation_problem(ann["segmentation"])
             if problem:
-                raise AnnotationError(f"{where}: \"segmentation\": {problem}, got {_shown(ann['segmentation'])}")
+                raise AnnotationError(f"{where}: \"segmentation\": {problem}, got {shown(ann['segmentation'])}")
 
 
 def load_instances(annotation_file: str | os.PathLike, iou_types: Sequence[str] = IOU_TYPES) -> dict:
@@ -548,29 +499,29 @@ def _check_results(results, data: dict, iou_types: Sequence[str], source: str) -
         where = f"{source}: entry {i}"
         if not isinstance(r, dict):
             raise AnnotationError(f"{where}: a detection result is an object {{\"image_id\", \"category_id\", "
-                                  f"\"bbox\", \"score\"}}, got {_shown(r)}")
+                                  f"\"bbox\", \"score\"}}, got {shown(r)}")
         missing = [k for k in needed if k not in r]
         if missing:
             hint = " (mask AP reads the masks; evaluate boxes only without them)" if missing == ["segmentation"] else ""
             raise AnnotationError(f"{where}: a detection result needs {', '.join(map(json.dumps, missing))}; "
                                   f"it has {', '.join(map(json.dumps, r)) or 'nothing'}{hint}")
-        if not _is_id(r["image_id"]) or r["image_id"] not in images:
-            raise AnnotationError(f"{where}: image_id {_shown(r['image_id'])} is not an image of the annotation file")
-        if not _is_id(r["category_id"]) or r["category_id"] not in categories:
-            shown = ", ".join(map(json.dumps, sorted(categories, key=str)[:12])) + (", ..." if len(categories) > 12
+        if not is_id(r["image_id"]) or r["image_id"] not in images:
+            raise AnnotationError(f"{where}: image_id {shown(r['image_id'])} is not an image of the annotation file")
+        if not is_id(r["category_id"]) or r["category_id"] not in categories:
+            known = ", ".join(map(json.dumps, sorted(categories, key=str)[:12])) + (", ..." if len(categories) > 12
                                                                                    else "")
-            raise AnnotationError(f"{where}: category_id {_shown(r['category_id'])} is not a category of the "
-                                  f"annotation file ({shown})")
-        if _number(r["score"]) is None:
-            raise AnnotationError(f"{where}: \"score\" must be a number, got {_shown(r['score'])}")
-        if "bbox" in iou_types and not _box(r["bbox"]):
+            raise AnnotationError(f"{where}: category_id {shown(r['category_id'])} is not a category of the "
+                                  f"annotation file ({known})")
+        if number(r["score"]) is None:
+            raise AnnotationError(f"{where}: \"score\" must be a number, got {shown(r['score'])}")
+        if "bbox" in iou_types and not is_box(r["bbox"]):
             raise AnnotationError(f"{where}: \"bbox\" must be [x, y, w, h], 4 finite numbers with w, h >= 0, got "
-                                  f"{_shown(r['bbox'])}")
+                                  f"{shown(r['bbox'])}")
         if "segm" in iou_types:
             segm, img = r["segmentation"], images[r["image_id"]]
             if not (isinstance(segm, dict) and isinstance(segm.get("counts"), str) and _rle_size(segm.get("size"))):
                 raise AnnotationError(f"{where}: \"segmentation\" must be a compressed RLE {{\"size\": [h, w], "
-                                      f"\"counts\": str}} (pycocotools' mask.encode), got {_shown(segm)}")
+                                      f"\"counts\": str}} (pycocotools' mask.encode), got {shown(segm)}")
             if segm["size"] != [img["height"], img["width"]]:
                 raise AnnotationError(f"{where}: the mask is {segm['size'][1]}x{segm['size'][0]}, but image "
                                       f"{r['image_id']!r} is {img['width']}x{img['height']} in the annotation file")
@@ -591,7 +542,7 @@ def _result_set(COCO, gt, data: dict, results: list, kind: str):
         # mmdet 2.11 evaluates the masks of results that also hold their box: pycocotools then takes an instance's
         # area (which decides the small / medium / large ranges) from the box, not the mask (mmdet >= 2.12 drops the
         # box). The overall AP does not depend on it.
-        boxed = all(_box(r.get("bbox")) for r in results)
+        boxed = all(is_box(r.get("bbox")) for r in results)
         anns = [{"image_id": r["image_id"], "category_id": r["category_id"],
                  "segmentation": copy.deepcopy(r["segmentation"]), "score": r["score"],
                  **({"bbox": list(r["bbox"])} if boxed else {})} for r in results]
@@ -673,7 +624,7 @@ def evaluate_coco_detection(annotation_file: str | os.PathLike, results: list[di
         known = {img["id"] for img in data["images"]}
         unknown = [i for i in image_ids if i not in known]
         if unknown:
-            raise UsageError(f"image_ids: {_shown(unknown[0])} is not an image of {annotation_file}")
+            raise UsageError(f"image_ids: {shown(unknown[0])} is not an image of {annotation_file}")
     return _evaluate(data, results, iou_types, image_ids, verbose)
 
 

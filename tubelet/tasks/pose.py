@@ -20,7 +20,6 @@ import contextlib
 import copy
 import io
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import numpy as np
 
 from ..data.images import read_image as read_image_array
 from ..errors import AnnotationError, DependencyError, UsageError
+from ..data.coco import check_annotation_ids, check_box_area_crowd, check_images, is_id, number, shown
 
 __all__ = ["PersonBox", "STAT_NAMES", "RESCORE_THR", "OKS_THR", "DRAW_THR", "parse_box", "read_boxes", "check_boxes",
            "boxes_for_image", "gt_person_boxes", "read_image", "rescore", "oks_iou", "oks_nms", "estimate_persons",
@@ -70,20 +70,16 @@ class PersonBox:
     origin: str = field(default="", compare=False)
 
 
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 def _make_box(values, score, image_id, origin: str, error) -> PersonBox:
-    nums = [_number(v) for v in values] if isinstance(values, (list, tuple)) else [None]
+    nums = [number(v) for v in values] if isinstance(values, (list, tuple)) else [None]
     if len(nums) != 4 or None in nums:
         raise error(f"{origin}: expected a box [x, y, w, h] of 4 numbers, got {json.dumps(values)}")
     x, y, w, h = nums
     if w <= 0 or h <= 0:
         raise error(f"{origin}: box [{x:g}, {y:g}, {w:g}, {h:g}] has a width or height <= 0 (boxes are x, y, w, h)")
-    s = _number(score)
+    s = number(score)
     if s is None:
         raise error(f"{origin}: the score must be a number, got {json.dumps(score)}")
     return PersonBox((x, y, w, h), s, image_id, origin)
@@ -189,19 +185,13 @@ def load_json(path: str | Path, what: str):
         raise AnnotationError(f"{path}: the {what} is not a JSON file ({e})") from None
 
 
-def _shown(value, limit: int = 80) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _is_id(value) -> bool:
-    """A COCO id: an integer or a string (JSON ``true`` is not one)."""
-    return not isinstance(value, bool) and isinstance(value, (int, str))
 
 
 def _numbers(value, n: int) -> bool:
     """``value`` is a list of ``n`` finite numbers."""
-    return isinstance(value, list) and len(value) == n and all(_number(v) is not None for v in value)
+    return isinstance(value, list) and len(value) == n and all(number(v) is not None for v in value)
 
 
 def check_coco(data, source: str | Path = "the annotations") -> None:
@@ -214,66 +204,32 @@ def check_coco(data, source: str | Path = "the annotations") -> None:
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):
         raise AnnotationError(f"{source}: not a COCO annotation file (expected an object with lists "
                               f"\"images\" and \"annotations\", as person_keypoints_val2017.json)")
-    images: dict = {}
-    for i, img in enumerate(data["images"]):
-        where = f"{source}: images entry {i}"
-        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            raise AnnotationError(f"{where} needs an \"id\" and a \"file_name\"")
-        if not _is_id(img["id"]):
-            raise AnnotationError(f"{where}: \"id\" must be an integer or a string, got {_shown(img['id'])}")
-        if img["id"] in images:
-            raise AnnotationError(f"{where}: id {img['id']!r} is also the id of images entry {images[img['id']]}")
-        images[img["id"]] = i
-        if not isinstance(img["file_name"], str) or not img["file_name"]:
-            raise AnnotationError(f"{where} (id {img['id']!r}): \"file_name\" must be a file name, got "
-                                  f"{_shown(img['file_name'])}")
-        for key in ("width", "height"):
-            if img.get(key) is not None and (_number(img[key]) is None or img[key] <= 0):
-                raise AnnotationError(f"{where} (id {img['id']!r}): \"{key}\" must be a number > 0, got "
-                                      f"{_shown(img[key])}")
+    images = check_images(data, source)
     categories = data.get("categories")
     if categories is not None:
         if not isinstance(categories, list):
             raise AnnotationError(f"{source}: \"categories\" must be a list, got a {type(categories).__name__}")
         for i, cat in enumerate(categories):
-            if not isinstance(cat, dict) or not _is_id(cat.get("id")):
+            if not isinstance(cat, dict) or not is_id(cat.get("id")):
                 raise AnnotationError(f"{source}: categories entry {i} needs an \"id\" (an integer or a string)")
     ids: dict = {}
     for i, ann in enumerate(data["annotations"]):
-        where = f"{source}: annotations entry {i}"
-        if not isinstance(ann, dict) or "image_id" not in ann or "id" not in ann:
-            raise AnnotationError(f"{where} needs an \"id\" and an \"image_id\"")
-        if not _is_id(ann["id"]):
-            raise AnnotationError(f"{where}: \"id\" must be an integer or a string, got {_shown(ann['id'])}")
-        where = f"{where} (id {ann['id']!r})"
-        if ann["id"] in ids:
-            raise AnnotationError(f"{where}: the id is also that of annotations entry {ids[ann['id']]}")
-        ids[ann["id"]] = i
-        if not _is_id(ann["image_id"]) or ann["image_id"] not in images:
-            raise AnnotationError(f"{where}: image_id {_shown(ann['image_id'])} is not the id of an image of the "
-                                  f"file")
+        where = check_annotation_ids(ann, i, source, images, ids)
         missing = [k for k in ("category_id", "bbox", "area", "iscrowd", "keypoints", "num_keypoints")
                    if k not in ann]
         if missing:
             raise AnnotationError(f"{where}: a keypoint annotation needs {', '.join(map(json.dumps, missing))}")
-        if not _is_id(ann["category_id"]):
+        if not is_id(ann["category_id"]):
             raise AnnotationError(f"{where}: \"category_id\" must be an integer or a string, got "
-                                  f"{_shown(ann['category_id'])}")
-        box = ann["bbox"]
-        if not _numbers(box, 4) or box[2] < 0 or box[3] < 0:
-            raise AnnotationError(f"{where}: \"bbox\" must be [x, y, w, h], 4 finite numbers with w, h >= 0, got "
-                                  f"{_shown(box)}")
-        if _number(ann["area"]) is None or ann["area"] < 0:
-            raise AnnotationError(f"{where}: \"area\" must be a number >= 0, got {_shown(ann['area'])}")
-        if ann["iscrowd"] not in (0, 1):
-            raise AnnotationError(f"{where}: \"iscrowd\" must be 0 or 1, got {_shown(ann['iscrowd'])}")
+                                  f"{shown(ann['category_id'])}")
+        check_box_area_crowd(ann, where)
         if not _numbers(ann["keypoints"], 3 * NUM_KEYPOINTS):
             k = ann["keypoints"]
             raise AnnotationError(f"{where}: \"keypoints\" must be {3 * NUM_KEYPOINTS} numbers [x1, y1, v1, ...], "
-                                  f"got {f'{len(k)} values' if isinstance(k, list) else _shown(k)}")
+                                  f"got {f'{len(k)} values' if isinstance(k, list) else shown(k)}")
         n = ann["num_keypoints"]
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise AnnotationError(f"{where}: \"num_keypoints\" must be a whole number >= 0, got {_shown(n)}")
+            raise AnnotationError(f"{where}: \"num_keypoints\" must be a whole number >= 0, got {shown(n)}")
 
 
 def _load_coco(annotation_file: str | Path) -> dict:
@@ -439,23 +395,23 @@ def _check_results(results: list, image_ids: set, category_ids: set, source: str
         where = f"{source}: entry {i}"
         if not isinstance(r, dict):
             raise AnnotationError(f"{where}: a keypoint result is an object {{\"image_id\", \"category_id\", "
-                                  f"\"keypoints\", \"score\"}}, got {_shown(r)}")
+                                  f"\"keypoints\", \"score\"}}, got {shown(r)}")
         missing = [k for k in needed if k not in r]
         if missing:
             raise AnnotationError(f"{where}: a keypoint result needs {', '.join(map(json.dumps, missing))}; "
                                   f"it has {', '.join(map(json.dumps, r)) or 'nothing'}")
-        if not _is_id(r["image_id"]) or r["image_id"] not in image_ids:
-            raise AnnotationError(f"{where}: image_id {_shown(r['image_id'])} is not an image of the annotation file")
-        if not _is_id(r["category_id"]) or r["category_id"] not in category_ids:
-            shown = ", ".join(map(json.dumps, sorted(category_ids, key=str)))
-            raise AnnotationError(f"{where}: category_id {_shown(r['category_id'])} is not a category of the "
-                                  f"annotation file ({shown}; 1 is person)")
+        if not is_id(r["image_id"]) or r["image_id"] not in image_ids:
+            raise AnnotationError(f"{where}: image_id {shown(r['image_id'])} is not an image of the annotation file")
+        if not is_id(r["category_id"]) or r["category_id"] not in category_ids:
+            known = ", ".join(map(json.dumps, sorted(category_ids, key=str)))
+            raise AnnotationError(f"{where}: category_id {shown(r['category_id'])} is not a category of the "
+                                  f"annotation file ({known}; 1 is person)")
         k = r["keypoints"]
         if not _numbers(k, 3 * NUM_KEYPOINTS):
             raise AnnotationError(f"{where}: \"keypoints\" must be {3 * NUM_KEYPOINTS} numbers [x1, y1, s1, ...], "
                                   f"got {len(k) if isinstance(k, list) else type(k).__name__}")
-        if _number(r["score"]) is None:
-            raise AnnotationError(f"{where}: \"score\" must be a number, got {_shown(r['score'])}")
+        if number(r["score"]) is None:
+            raise AnnotationError(f"{where}: \"score\" must be a number, got {shown(r['score'])}")
 
 
 def evaluate_coco_keypoints(annotation_file: str | Path, results: list[dict] | str | Path,
