@@ -89,7 +89,7 @@ def test_segmentation_step_loss_is_mmsegs_formula(tmp_path):
         valid = y != 255
         nll = -logp.gather(1, y.clamp(max=2)[:, None])[:, 0]
         want = want + weight * nll[valid].sum() / y.numel()
-    assert n == 2 and float(loss.detach()) == pytest.approx(float(want), rel=1e-6)
+    assert n == 2 and float(loss.detach()) == pytest.approx(float(want.detach()), rel=1e-6)
 
 
 def test_pose_step_loss_is_mmposes_formula(tmp_path):
@@ -104,7 +104,7 @@ def test_pose_step_loss_is_mmposes_formula(tmp_path):
     out = model(x)
     per_joint = [((out[:, k] * weight[:, k, :, None] - target[:, k] * weight[:, k, :, None]) ** 2).mean()
                  for k in range(17)]
-    assert float(loss.detach()) == pytest.approx(float(sum(per_joint) / 17), rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(float((sum(per_joint) / 17).detach()), rel=1e-5)
 
 
 def test_recipes_refuse_what_cannot_train():
