@@ -174,3 +174,85 @@ def table(head: tuple, rows: list[tuple], markdown: bool, right: tuple[int, ...]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     fmt = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
     return "\n".join(fmt.format(*r) for r in [head] + rows)
+
+
+# ------------------------------------------------------------------------------------------------ per-image commands
+def add_image_arguments(p: argparse.ArgumentParser) -> None:
+    """``IMAGE...`` of the commands that run a model on each image (``segment``, ``detect``)."""
+    p.add_argument("image", nargs="+", help="image files (jpg, png, bmp, webp, tif) or folders of them")
+
+
+def add_image_output_arguments(p: argparse.ArgumentParser, json_help: str, *, short_out: bool = False) -> None:
+    """``--out [--overwrite] --json --skip-bad`` of the per-image commands (:func:`each_image`)."""
+    p.add_argument(*(("--out", "-o") if short_out else ("--out",)), default=".",
+                   help="output folder (default: the current folder)")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--skip-bad", action="store_true", help="exit 0 even when some images cannot be read (they are "
+                                                           "reported either way; default: exit status 2)")
+
+
+def expand_images(items: list[str]) -> list[str]:
+    """Files as given (checked when read); folders expanded to their image files (recursively, sorted); a folder
+    without images stays as given, to be reported by :func:`each_image`."""
+    from ..tasks.segmentation import list_images
+
+    out = []
+    for item in items:
+        if os.path.isdir(item):
+            found = [os.path.join(item, rel) for rel in list_images(item)]
+            out += found or [item]
+        else:
+            out.append(item)
+    return out
+
+
+def each_image(args, images: list[str], work) -> tuple[int, float]:
+    """Run ``work(index, path, out_name)`` on each of ``images`` (``out_name``: the output stem of
+    :func:`tubelet.engine.inference.output_names`); ``work`` prints its own results. An image that cannot be read
+    (ImageReadError, AnnotationError, a folder without images) is reported, ``tubelet CMD: error: ...`` on stderr and
+    ``{"image", "error"}`` with ``--json``, and skipped. Returns ``(failures, seconds)``."""
+    import json
+    import time
+
+    from ..data.images import IMAGE_EXTENSIONS, ImageReadError
+    from ..engine.inference import output_names
+    from ..errors import AnnotationError
+
+    t0, failed = time.perf_counter(), 0
+    for index, (path, out_name) in enumerate(zip(images, output_names(images))):
+        try:
+            if os.path.isdir(path):
+                raise ImageReadError(f"{path}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+            work(index, path, str(out_name))
+        except (ImageReadError, AnnotationError) as e:  # this image only: report it and go on
+            failed += 1
+            print(f"tubelet {args.command}: error: {e}", file=sys.stderr, flush=True)
+            if args.json:
+                print(json.dumps({"image": path, "error": str(e)}), flush=True)
+    return failed, time.perf_counter() - t0
+
+
+def images_summary(args, images: list[str], failed: int, seconds: float) -> int:
+    """The closing line of a per-image command over several images (on stderr) and its exit status: 2 when an image
+    failed, unless ``--skip-bad``."""
+    if len(images) > 1:
+        print(f"tubelet {args.command}: {len(images)} images, {failed} failed, {seconds:.1f} s", file=sys.stderr,
+              flush=True)
+    return 2 if failed and not args.skip_bad else 0
+
+
+def report_coco_eval(args, title: str, metrics: dict, results_path: str, num: int, out, seconds: float,
+                     formatted: str) -> int:
+    """The end of ``detect-eval`` / ``pose-eval``: one JSON object with ``--json``, else ``TITLE of N results (FILE)
+    on ANNOTATIONS:``, the formatted COCO numbers and where metrics.json is."""
+    import json
+
+    if args.json:
+        print(json.dumps({"metrics": metrics, "results": results_path, "num_results": num,
+                          "metrics_file": str(out / "metrics.json"), "seconds": round(seconds, 1)}))
+        return 0
+    print(f"{title} of {num} results ({results_path}) on {args.annotations}:")
+    print(formatted)
+    print(f"-> {out / 'metrics.json'}")
+    return 0

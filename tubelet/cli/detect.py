@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from ..atomic import write_text
-from ..data.images import IMAGE_EXTENSIONS, ImageReadError
-from ..errors import AnnotationError, UsageError
+from ..errors import UsageError
 from ..tasks.detection import (SCORE_THR, check_image_files, coco_image_id, detect, detect_eval,
                                evaluate_coco_detection, format_metrics, load_instances, model_iou_types, require_coco)
 from ..tasks.pose import load_json
-from .common import OVERWRITE_HELP, add_model_arguments, check_new_files, count, model_from_args, probability, \
-    random_weights_note
-from .segment import _expand_images
+from .common import add_image_arguments, add_image_output_arguments, add_model_arguments, check_new_files, count, \
+    each_image, expand_images, images_summary, model_from_args, probability, random_weights_note, report_coco_eval
 
 DETECT_MODEL_HELP = ("detector, e.g. uniformer_small_maskrcnn or uniformer_base_cascade_maskrcnn "
                      "(`tubelet models '*maskrcnn'`); optional with a tubelet checkpoint")
@@ -48,45 +45,35 @@ def _print_detections(name: str, path: str, result, files: dict) -> None:
 def cmd_detect(args) -> int:
     from ..engine.inference import output_names
 
-    images = _expand_images(args.image)
+    images = expand_images(args.image)
     folder = Path(args.out)
-    names = output_names(images)
-    check_new_files([folder / f"{out_name}_detections.png" for out_name in names] + [folder / "results.json"], args)
+    check_new_files([folder / f"{out_name}_detections.png" for out_name in output_names(images)]
+                    + [folder / "results.json"], args)
     model = _build_model(args)
     if "segm" in model_iou_types(model):
         require_coco("the masks of results.json (COCO RLE)")  # before any image
     name = args.model or model.pretrained_cfg.architecture
-    t0, failed, results = time.perf_counter(), 0, []
-    for index, (path, out_name) in enumerate(zip(images, names)):
-        try:
-            if os.path.isdir(path):
-                raise ImageReadError(f"{path}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
-            result = detect(model, path, score_threshold=args.score_threshold)
-            image_id = coco_image_id(path, index)
-            entries = result.to_coco(image_id)
-            files = result.save(folder, str(out_name))
-        except (ImageReadError, AnnotationError) as e:  # this image only: report it and go on
-            failed += 1
-            print(f"tubelet {args.command}: error: {e}", file=sys.stderr, flush=True)
-            if args.json:
-                print(json.dumps({"image": path, "error": str(e)}), flush=True)
-            continue
-        results += entries
+    results = []
+
+    def work(index: int, path: str, out_name: str) -> None:
+        result = detect(model, path, score_threshold=args.score_threshold)
+        image_id = coco_image_id(path, index)
+        entries = result.to_coco(image_id)
+        files = result.save(folder, out_name)
+        results.extend(entries)
         if args.json:
             print(json.dumps({**result.to_dict(), "image_id": image_id, "files": files}), flush=True)
         else:
             _print_detections(name, path, result, files)
+
+    failed, seconds = each_image(args, images, work)
     if failed < len(images):
         folder.mkdir(parents=True, exist_ok=True)
         write_text(folder / "results.json", json.dumps(results))
         if not args.json:
             print(f"-> {folder / 'results.json'} ({len(results)} COCO result{'s' * (len(results) != 1)})", flush=True)
             random_weights_note(args, "the detections above mean nothing")
-    if len(images) > 1:
-        seconds = time.perf_counter() - t0
-        print(f"tubelet {args.command}: {len(images)} images, {failed} failed, {seconds:.1f} s", file=sys.stderr,
-              flush=True)
-    return 2 if failed and not args.skip_bad else 0
+    return images_summary(args, images, failed, seconds)
 
 
 def cmd_detect_eval(args) -> int:
@@ -125,14 +112,8 @@ def cmd_detect_eval(args) -> int:
         metrics, results = detect_eval(model, args.annotations, args.images, limit=args.limit, out_dir=out,
                                        progress=progress, data=data)
         results_path, num = str(out / "results.json"), len(results)
-    if args.json:
-        print(json.dumps({"metrics": metrics, "results": results_path, "num_results": num,
-                          "metrics_file": str(out / "metrics.json"), "seconds": round(time.perf_counter() - t0, 1)}))
-        return 0
-    print(f"COCO AP of {num} results ({results_path}) on {args.annotations}:")
-    print(format_metrics(metrics))
-    print(f"-> {out / 'metrics.json'}")
-    return 0
+    return report_coco_eval(args, "COCO AP", metrics, results_path, num, out, time.perf_counter() - t0,
+                            format_metrics(metrics))
 
 
 def add_parsers(sub) -> None:
@@ -146,20 +127,16 @@ def add_parsers(sub) -> None:
                     "(image_id: the number of a COCO file name such as 000000000139.jpg, else the image's index "
                     "0, 1, ...; category_id: COCO's). <name> is the image's stem (its path below the images' common "
                     "folder when several share a stem).")
-    de.add_argument("image", nargs="+", help="image files (jpg, png, bmp, webp, tif) or folders of them")
+    add_image_arguments(de)
     add_model_arguments(de, model_help=DETECT_MODEL_HELP,
                         checkpoint_help="weights: an official mmdet file ({meta, state_dict, ...}) or tubelet's")
-    de.add_argument("--out", "-o", default=".", help="output folder (default: the current folder)")
-    de.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     de.add_argument("--score-threshold", type=probability, default=SCORE_THR,
                     help=f"keep the detections scored above this (default {SCORE_THR}, as mmdet draws them; 0 keeps "
                          f"all the model gives, which are scored above 0.05)")
-    de.add_argument("--json", action="store_true",
-                    help="one JSON object per image (JSON lines): {\"image\", \"image_id\", \"size\", \"input_size\", "
-                         "\"score_threshold\", \"detections\": [{\"label\", \"class\", \"score\", \"box\"}], "
-                         "\"seconds\", \"files\"}, or {\"image\", \"error\"}")
-    de.add_argument("--skip-bad", action="store_true", help="exit 0 even when some images cannot be read (they are "
-                                                            "reported either way; default: exit status 2)")
+    add_image_output_arguments(de, "one JSON object per image (JSON lines): {\"image\", \"image_id\", \"size\", "
+                                   "\"input_size\", \"score_threshold\", \"detections\": [{\"label\", \"class\", "
+                                   "\"score\", \"box\"}], \"seconds\", \"files\"}, or {\"image\", \"error\"}",
+                               short_out=True)
     de.set_defaults(func=cmd_detect)
 
     ev = sub.add_parser(

@@ -13,7 +13,7 @@ from ..tasks.pose import (DRAW_THR, NUM_KEYPOINTS, OKS_THR, boxes_for_image, che
                           format_metrics, load_json, parse_box, pose_eval, pose_image, read_boxes, read_image,
                           require_pycocotools)
 from .common import OVERWRITE_HELP, add_model_arguments, check_new_files, model_from_args, probability, \
-    random_weights_note
+    random_weights_note, report_coco_eval
 
 POSE_MODEL_HELP = "uniformer_small_pose or uniformer_base_pose; optional with a tubelet checkpoint"
 
@@ -98,14 +98,8 @@ def cmd_pose_eval(args) -> int:
                                      flip_test=not args.no_flip, oks_thr=None if args.no_nms else args.oks_thr,
                                      out_dir=out, progress=progress)
         results_path, num = str(out / "result_keypoints.json"), len(results)
-    if args.json:
-        print(json.dumps({"metrics": metrics, "results": results_path, "num_results": num,
-                          "metrics_file": str(out / "metrics.json"), "seconds": round(time.perf_counter() - t0, 1)}))
-        return 0
-    print(f"COCO keypoint AP of {num} results ({results_path}) on {args.annotations}:")
-    print(format_metrics(metrics))
-    print(f"-> {out / 'metrics.json'}")
-    return 0
+    return report_coco_eval(args, "COCO keypoint AP", metrics, results_path, num, out, time.perf_counter() - t0,
+                            format_metrics(metrics))
 
 
 def add_parsers(sub) -> None:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 from ..atomic import write_text
-from ..data.images import IMAGE_EXTENSIONS, ImageReadError
-from ..errors import AnnotationError, UsageError
-from ..tasks.segmentation import evaluate_segmentation, format_metrics, list_images, match_pairs, segment
-from .common import OVERWRITE_HELP, add_model_arguments, check_new_files, count, model_from_args, random_weights, \
-    random_weights_note
+from ..errors import UsageError
+from ..tasks.segmentation import evaluate_segmentation, format_metrics, match_pairs, segment
+from .common import add_image_arguments, add_image_output_arguments, add_model_arguments, check_new_files, count, \
+    each_image, expand_images, images_summary, model_from_args, random_weights, random_weights_note
 
 
 def _build_model(args):
@@ -24,45 +22,23 @@ def _build_model(args):
     return model_from_args(args, "segmentation")
 
 
-def _expand_images(items: list[str]) -> list[str]:
-    """Files as given (checked when read); folders expanded to their image files (recursively, sorted); a folder
-    without images stays as given, to be reported."""
-    out = []
-    for item in items:
-        if os.path.isdir(item):
-            found = [os.path.join(item, rel) for rel in list_images(item)]
-            out += found or [item]
-        else:
-            out.append(item)
-    return out
-
-
 def cmd_segment(args) -> int:
     from ..engine.inference import output_names
 
-    images = _expand_images(args.image)
+    images = expand_images(args.image)
     folder = Path(args.out)
     check_new_files([folder / f"{out_name}_{kind}.png" for out_name in output_names(images)
                      for kind in ("mask", "labels", "overlay")], args)
     model = _build_model(args)
     name = args.model or model.pretrained_cfg.architecture
-    t0, failed = time.perf_counter(), 0
-    for path, out_name in zip(images, output_names(images)):
-        try:
-            if os.path.isdir(path):
-                raise ImageReadError(f"{path}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
-            result = segment(model, path, mode=args.mode)
-            files = result.save(folder, str(out_name), alpha=args.alpha)
-        except (ImageReadError, AnnotationError) as e:  # this image only: report it and go on
-            failed += 1
-            print(f"tubelet {args.command}: error: {e}", file=sys.stderr, flush=True)
-            if args.json:
-                print(json.dumps({"image": path, "error": str(e)}), flush=True)
-            continue
+
+    def work(index: int, path: str, out_name: str) -> None:
+        result = segment(model, path, mode=args.mode)
+        files = result.save(folder, out_name, alpha=args.alpha)
         record = {**result.to_dict(), "files": files}
         if args.json:
             print(json.dumps(record), flush=True)
-            continue
+            return
         H, W = result.labels.shape
         print(f"{name}: {path}, {W}x{H} -> input {result.input_size[1]}x{result.input_size[0]}, "
               f"{result.seconds * 1000:.0f} ms; {files['mask']}, {files['labels']}, {files['overlay']}", flush=True)
@@ -72,13 +48,11 @@ def cmd_segment(args) -> int:
         rest = len(record["classes"]) - args.top_k
         if rest > 0:
             print(f"  ... {rest} more class{'es' if rest > 1 else ''} (--top-k, --json)", flush=True)
+
+    failed, seconds = each_image(args, images, work)
     if not args.json and failed < len(images):
         random_weights_note(args, "the classes above mean nothing")
-    if len(images) > 1:
-        seconds = time.perf_counter() - t0
-        print(f"tubelet {args.command}: {len(images)} images, {failed} failed, {seconds:.1f} s", file=sys.stderr,
-              flush=True)
-    return 2 if failed and not args.skip_bad else 0
+    return images_summary(args, images, failed, seconds)
 
 
 def cmd_segment_eval(args) -> int:
@@ -128,19 +102,14 @@ def add_parsers(sub) -> None:
                     "1..150) and OUT/<name>_overlay.png (image blended with the mask), and prints the classes by "
                     "area. <name> is the image's stem (its path below the images' common folder when several "
                     "share a stem).")
-    sg.add_argument("image", nargs="+", help="image files (jpg, png, bmp, webp, tif) or folders of them")
+    add_image_arguments(sg)
     _add_model_options(sg)
-    sg.add_argument("--out", default=".", help="output folder (default: the current folder)")
-    sg.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     sg.add_argument("--top-k", "--topk", dest="top_k", type=count, default=10,
                     help="classes printed per image, largest area first (default 10; --json lists all)")
     sg.add_argument("--alpha", type=float, default=0.5, help="weight of the mask in the overlay (default 0.5)")
-    sg.add_argument("--json", action="store_true",
-                    help="one JSON object per image (JSON lines): {\"image\", \"size\", \"input_size\", \"classes\": "
-                         "[{\"index\", \"label\", \"pixels\", \"fraction\"}], \"seconds\", \"files\"}, or "
-                         "{\"image\", \"error\"}")
-    sg.add_argument("--skip-bad", action="store_true", help="exit 0 even when some images cannot be read (they are "
-                                                            "reported either way; default: exit status 2)")
+    add_image_output_arguments(sg, "one JSON object per image (JSON lines): {\"image\", \"size\", \"input_size\", "
+                                   "\"classes\": [{\"index\", \"label\", \"pixels\", \"fraction\"}], \"seconds\", "
+                                   "\"files\"}, or {\"image\", \"error\"}")
     sg.set_defaults(func=cmd_segment)
 
     se = sub.add_parser(

@@ -42,6 +42,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..errors import CheckpointError, OptionError, UsageError
 from ._convert import count_blocks, describe_parts, split_parts
+from ._backbone_model import BackboneTaskModel
 from ._family import ModelFamily
 from ._registry import PretrainedCfg, attach_cfg, get_entrypoint, register_model, resolve_args
 from .dense_heads import FCNHead, FPN, FPNHead, UPerHead
@@ -260,19 +261,7 @@ class UniFormerDense(nn.Module):
 # Segmentation
 # --------------------------------------------------------------------------------------------------------------
 
-def backbone_group_matcher(backbone: nn.Module, coarse: bool = False) -> dict:
-    """``backbone.group_matcher(coarse)`` with every pattern under ``backbone.`` (a task model whose backbone is an
-    attribute: the neck and heads then form the top layer of layer-wise lr decay)."""
-    inner = backbone.group_matcher(coarse)
-
-    def prefix(p):
-        return p.replace("^", r"^backbone\.", 1)
-    blocks = inner["blocks"]
-    blocks = prefix(blocks) if isinstance(blocks, str) else [(prefix(p), o) for p, o in blocks]
-    return dict(stem=prefix(inner["stem"]), blocks=blocks)
-
-
-class UniFormerSegmentor(nn.Module):
+class UniFormerSegmentor(BackboneTaskModel, nn.Module):
     """mmseg's ``EncoderDecoder`` at inference: ``backbone`` -> (``neck``) -> ``decode_head``; the
     ``auxiliary_head`` (deep supervision in training) is kept so the released files load strictly, and unused at test.
 
@@ -304,20 +293,8 @@ class UniFormerSegmentor(nn.Module):
     def num_classes(self) -> int:
         return self.decode_head.num_classes
 
-    # -- interface shared by every tubelet model ------------------------------------------------------------------
-
-    @torch.jit.ignore
-    def no_weight_decay(self) -> set[str]:
-        return {f"backbone.{n}" for n in getattr(self.backbone, "no_weight_decay", set)()}
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> dict:
-        """The backbone's groups under ``backbone.``; the neck and heads form the top layer."""
-        return backbone_group_matcher(self.backbone, coarse)
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.backbone.set_grad_checkpointing(enable)
+    # -- interface shared by every tubelet model (no_weight_decay, group_matcher, set_grad_checkpointing: the
+    # backbone's, BackboneTaskModel) ------------------------------------------------------------------------------
 
     def set_attention_mode(self, windows: bool = False, hybrid: bool = False, window_size: int = 14) -> None:
         """Switch the backbone's stage-3 attention (see :meth:`UniFormerDense.set_attention_mode`)."""

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, OptionError, UsageError
+from ._backbone_model import BackboneTaskModel
 from ._convert import describe_parts, split_parts
 from ._family import ModelFamily
 from ._registry import PretrainedCfg, attach_cfg, get_entrypoint, register_model, resolve_args
@@ -48,7 +49,7 @@ __all__ = ["UniFormerDetector", "DetectorOptions"]
 CASCADE_STDS = ((0.1, 0.1, 0.2, 0.2), (0.05, 0.05, 0.1, 0.1), (0.033, 0.033, 0.067, 0.067))
 
 
-class UniFormerDetector(nn.Module):
+class UniFormerDetector(BackboneTaskModel, nn.Module):
     """mmdet's two-stage detector at test time: ``backbone`` -> ``neck`` (FPN) -> ``rpn_head`` -> ``roi_head``
     (attributes in mmdet's order, so the state-dict keys are the released files').
 
@@ -85,22 +86,8 @@ class UniFormerDetector(nn.Module):
     def cascade(self) -> bool:
         return isinstance(self.roi_head, CascadeRoIHead)
 
-    # -- interface shared by every tubelet model ------------------------------------------------------------------
-
-    @torch.jit.ignore
-    def no_weight_decay(self) -> set[str]:
-        return {f"backbone.{n}" for n in getattr(self.backbone, "no_weight_decay", set)()}
-
-    @torch.jit.ignore
-    def group_matcher(self, coarse: bool = False) -> dict:
-        """The backbone's groups under ``backbone.``; the neck and heads form the top layer."""
-        from .uniformer_dense import backbone_group_matcher
-
-        return backbone_group_matcher(self.backbone, coarse)
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.backbone.set_grad_checkpointing(enable)
+    # -- interface shared by every tubelet model (no_weight_decay, group_matcher, set_grad_checkpointing: the
+    # backbone's, BackboneTaskModel) ------------------------------------------------------------------------------
 
     def get_classifier(self) -> nn.Module:
         """The (last) box head's class scores ``fc_cls``."""

@@ -35,6 +35,7 @@ from torch import nn
 
 from ..errors import OptionError, UsageError
 from ..keypoints import COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, decode_heatmaps, flip_back
+from ._backbone_model import BackboneTaskModel
 from ._family import ModelFamily
 from ._registry import PretrainedCfg, register_model, resolve_args
 
@@ -94,7 +95,7 @@ class TopDownSimpleHead(nn.Module):
 # Model
 # --------------------------------------------------------------------------------------------------------------
 
-class UniFormerPose(nn.Module):
+class UniFormerPose(BackboneTaskModel, nn.Module):
     """Top-down pose model: UniFormer dense backbone (global attention in stage 3) + :class:`TopDownSimpleHead`.
 
     Size-agnostic: any input ``(B, 3, H, W)`` with H, W multiples of 32 gives heatmaps ``(B, K, H/4, W/4)``; the
@@ -140,20 +141,12 @@ class UniFormerPose(nn.Module):
     # -- interface shared by every tubelet model ------------------------------------------------------------------
 
     @torch.jit.ignore
-    def no_weight_decay(self) -> set[str]:
-        return {f"backbone.{n}" for n in getattr(self.backbone, "no_weight_decay", set)()}
-
-    @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
         """The backbone's groups (layer-wise lr decay); the keypoint head is the top layer."""
         if coarse:
             return dict(stem=r"^backbone\.patch_embed1\.", blocks=r"^backbone\.(?:blocks|patch_embed)(\d+)\.")
         return dict(stem=r"^backbone\.patch_embed1\.", blocks=[(r"^backbone\.blocks(\d+)\.(\d+)\.", None),
                                                                (r"^backbone\.patch_embed(\d+)\.", (0,))])
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.backbone.set_grad_checkpointing(enable)
 
     def get_classifier(self) -> nn.Module:
         """The heatmap layer (``keypoint_head.final_layer``)."""
