@@ -139,7 +139,7 @@ class _StopSignals:
         self.signum = signum
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         if self.announce:  # os.write: a signal handler must not re-enter a buffered stream that tqdm may be writing
-            os.write(2, f"\ntubelet train: {signal.Signals(signum).name}: saving last.pt at the end of this step, "
+            os.write(2, f"\ntubelet: {signal.Signals(signum).name}: saving last.pt at the end of this step, "
                         f"then stopping (Ctrl-C again stops at once, keeping the last complete checkpoint)\n"
                         .encode())
 
