@@ -112,6 +112,12 @@ def command_name(args) -> str:
     return f"tubelet {args.command}"
 
 
+#: the model names a command of each task suggests when none is given
+MODEL_EXAMPLES = {"segmentation": "e.g. uniformer_small_fpn; `tubelet models '*_fpn'` lists them",
+                  "detection": "e.g. uniformer_small_maskrcnn; `tubelet models '*maskrcnn'` lists them",
+                  "pose": "uniformer_small_pose or uniformer_base_pose"}
+
+
 def model_from_args(args, task: str, command: str | None = None):
     """The model of a command's model group (:func:`add_model_arguments`), in eval mode on ``--device``, built by
     :func:`tubelet.models.create_task_model` (a model of another task is refused, naming the command that runs it)."""
@@ -120,8 +126,8 @@ def model_from_args(args, task: str, command: str | None = None):
 
     merge_positional(args)
     if args.model is None and args.checkpoint is None:  # the command line's words, not create_model's
-        raise UsageError("give --model NAME (see `tubelet models`) with --pretrained or --checkpoint F, or "
-                         "--checkpoint F alone (a tubelet checkpoint names its model)")
+        raise UsageError(f"give --model NAME ({MODEL_EXAMPLES.get(task, 'see `tubelet models`')}) with --pretrained "
+                         f"or --checkpoint F, or --checkpoint F alone (a tubelet checkpoint names its model)")
     return create_task_model(args.model, task, pretrained=args.pretrained, checkpoint_path=args.checkpoint,
                              device=resolve_device(getattr(args, "device", None)),
                              command=command or command_name(args), **model_options(getattr(args, "set", None)))

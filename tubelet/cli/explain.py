@@ -48,8 +48,6 @@ def cmd_explain(args) -> int:
         raise VideoDecodeError(f"{args.video}: no such file")
     if os.path.isdir(args.video):
         raise VideoDecodeError(f"{args.video}: is a folder; tubelet explain takes one video file")
-    if args.model is None and args.checkpoint is None:
-        raise UsageError("give --model NAME (with --pretrained or --checkpoint) or --checkpoint FILE")
     stem = Path(args.out) / output_stem(args.video, args.method, args.target, args.stage)
     check_new_files([f"{stem}.mp4", f"{stem}.png"], args)
     model = model_from_args(args, "classification")

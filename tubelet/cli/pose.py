@@ -18,13 +18,6 @@ from .common import OVERWRITE_HELP, add_model_arguments, check_new_files, model_
 POSE_MODEL_HELP = "uniformer_small_pose or uniformer_base_pose; optional with a tubelet checkpoint"
 
 
-def _pose_model(args):
-    if args.model is None and args.checkpoint is None:
-        raise UsageError("give --model NAME (uniformer_small_pose or uniformer_base_pose) with --checkpoint F or "
-                         "--pretrained, or --checkpoint F")
-    return model_from_args(args, "pose")
-
-
 def _random_weights_note(args) -> None:
     random_weights_note(args, "the keypoints mean nothing", stream=sys.stderr)
 
@@ -40,7 +33,7 @@ def cmd_pose(args) -> int:
     check_boxes(boxes, image.shape[1], image.shape[0], args.image)
     stem = Path(args.out) / Path(args.image).stem
     check_new_files([f"{stem}_keypoints.json", f"{stem}_pose.png"], args)
-    model = _pose_model(args)
+    model = model_from_args(args, "pose")
     if not boxes:
         print("tubelet pose: note: no --box or --boxes, so the whole image is one person box", file=sys.stderr)
     _random_weights_note(args)
@@ -86,7 +79,7 @@ def cmd_pose_eval(args) -> int:
             raise UsageError(f"--images {args.images}: no such folder")
         require_pycocotools()  # before any inference
         boxes = None if args.gt_boxes else read_boxes(args.boxes)
-        model = _pose_model(args)
+        model = model_from_args(args, "pose")
         _random_weights_note(args)
 
         def progress(done, total):

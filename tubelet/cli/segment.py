@@ -9,16 +9,13 @@ import time
 from pathlib import Path
 
 from ..atomic import write_text
-from ..errors import UsageError
 from ..tasks.segmentation import evaluate_segmentation, format_metrics, match_pairs, segment
 from .common import add_image_arguments, add_image_output_arguments, add_model_arguments, check_new_files, count, \
     each_image, expand_images, images_summary, model_from_args, random_weights, random_weights_note
 
 
 def _build_model(args):
-    if args.model is None and args.checkpoint is None:
-        raise UsageError("give --model NAME (e.g. uniformer_small_fpn; `tubelet models '*_fpn'` lists them) and "
-                         "--checkpoint F or --pretrained")
+    """The command's model (a seam for the tests)."""
     return model_from_args(args, "segmentation")
 
 

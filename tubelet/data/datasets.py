@@ -42,6 +42,7 @@ import torch
 from ..atomic import write_text
 from ..errors import AnnotationError, UsageError
 from .decode import VideoDecodeError, VideoReader
+from .loader import first_good_sample
 
 __all__ = ["AnnotationError", "VideoDataset", "read_list_file", "read_kinetics_csv", "read_ssv2", "read_class_folders",
            "read_class_names", "VIDEO_EXTENSIONS", "SkippedFiles", "find_videos", "ClassFolders", "scan_class_folders",
@@ -719,18 +720,10 @@ class VideoDataset(torch.utils.data.Dataset):
         """``item``: an index, or ``(epoch, index)`` from ``loader.EpochSampler`` (workers keep their own copies of the
         dataset, so the epoch travels with the index)."""
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
-        for attempt in range(len(self.samples)):
-            i = (index + attempt) % len(self.samples)
-            try:
-                return self._load(i, epoch)
-            except VideoDecodeError as e:
-                if not self.skip_bad:
-                    raise
-                if i not in self._bad:
-                    self._bad.add(i)
-                    self.num_skipped += 1
-                    _log.warning("skipping broken video (%d so far): %s", self.num_skipped, e)
-        raise VideoDecodeError(f"every one of the {len(self.samples)} videos failed to decode")
+        found = first_good_sample(self, index, lambda i: self._load(i, epoch), VideoDecodeError, "broken video", _log)
+        if found is None:
+            raise VideoDecodeError(f"every one of the {len(self.samples)} videos failed to decode")
+        return found[1]
 
 
 def read_class_names(spec: str) -> list[str]:

@@ -5,7 +5,28 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["EpochSampler", "make_loader", "average_views"]
+__all__ = ["EpochSampler", "make_loader", "average_views", "first_good_sample"]
+
+
+def first_good_sample(dataset, index: int, load, errors: tuple, what: str, log):
+    """``(i, load(i))`` for the first sample ``i`` from ``index`` on (wrapping around) that loads without one of
+    ``errors``; None when none does. The ``--skip-bad`` mechanism of every training dataset: without
+    ``dataset.skip_bad`` the first error is raised; with it, a bad sample is counted once in
+    ``dataset.num_skipped`` (its index kept in ``dataset._bad``), logged on ``log`` as ``skipping WHAT (N so far):
+    ERROR``, and the next one served."""
+    n = len(dataset.samples)
+    for attempt in range(n):
+        i = (index + attempt) % n
+        try:
+            return i, load(i)
+        except errors as e:
+            if not dataset.skip_bad:
+                raise
+            if i not in dataset._bad:
+                dataset._bad.add(i)
+                dataset.num_skipped += 1
+                log.warning("skipping %s (%d so far): %s", what, dataset.num_skipped, e)
+    return None
 
 
 class EpochSampler(torch.utils.data.Sampler):

@@ -69,6 +69,7 @@ from ..keypoints import (COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON, PI
                          get_affine_transform, warp_affine)
 from .coco import check_images, is_id, shown
 from .images import read_file_bytes, read_image
+from .loader import first_good_sample
 
 __all__ = ["POSE_DATA_CONFIGS", "COCO_JOINT_WEIGHTS", "COCO_UPPER_BODY_IDS", "COCO_LOWER_BODY_IDS", "IMAGENET_MEAN",
            "IMAGENET_STD", "PersonSample", "read_coco_persons", "fliplr_joints", "half_body_center_scale",
@@ -705,22 +706,13 @@ class CocoKeypointsDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, item):
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
-        for attempt in range(len(self.samples)):
-            i = (index + attempt) % len(self.samples)
-            sample = self.samples[i]
-            try:
-                image = read_image(sample.image_file)
-            except ImageReadError as e:
-                if not self.skip_bad:
-                    raise
-                if i not in self._bad:
-                    self._bad.add(i)
-                    self.num_skipped += 1
-                    _log.warning("skipping an unreadable image (%d so far): %s", self.num_skipped, e)
-                continue
-            return self.pipeline(sample, image, np.random.default_rng((self.seed, epoch, i)))
-        raise ImageReadError(f"{self.ann_file}: not one of the images of its {len(self.samples)} persons could be "
-                             f"read")
+        found = first_good_sample(self, index, lambda i: read_image(self.samples[i].image_file), ImageReadError,
+                                  "an unreadable image", _log)
+        if found is None:
+            raise ImageReadError(f"{self.ann_file}: not one of the images of its {len(self.samples)} persons could "
+                                 f"be read")
+        i, image = found
+        return self.pipeline(self.samples[i], image, np.random.default_rng((self.seed, epoch, i)))
 
 
 def joints_mse_loss(output: torch.Tensor, target: torch.Tensor, target_weight: torch.Tensor,

@@ -63,6 +63,7 @@ import torch.nn.functional as F
 
 from ..errors import AnnotationError, ImageReadError, UsageError
 from .images import IMAGE_EXTENSIONS, open_image, read_image, rescale_size, resize_uint8
+from .loader import first_good_sample
 
 __all__ = ["ADE20K_MEAN", "ADE20K_STD", "SYNTHETIC_SHAPES", "read_label_map", "reduce_zero_label", "resize_nearest",
            "sample_scale", "rescale", "crop_box", "random_crop", "random_flip", "rgb_to_hsv", "hsv_to_rgb",
@@ -643,19 +644,12 @@ class SegmentationFolder(torch.utils.data.Dataset):
     def __getitem__(self, item):
         """``item``: an index, or ``(epoch, index)`` from :class:`tubelet.data.loader.EpochSampler`."""
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
-        n = len(self.samples)
-        for attempt in range(n):
-            i = (index + attempt) % n
-            try:
-                return self._get(i, epoch)
-            except (AnnotationError, ImageReadError) as e:
-                if not self.skip_bad:
-                    raise
-                if i not in self._bad:
-                    self._bad.add(i)
-                    self.num_skipped += 1
-                    _log.warning("skipping a bad segmentation sample (%d so far): %s", self.num_skipped, e)
-        raise AnnotationError(f"{self.root}: every one of the {n} samples of split {self.split!r} is bad")
+        found = first_good_sample(self, index, lambda i: self._get(i, epoch), (AnnotationError, ImageReadError),
+                                  "a bad segmentation sample", _log)
+        if found is None:
+            raise AnnotationError(f"{self.root}: every one of the {len(self.samples)} samples of split "
+                                  f"{self.split!r} is bad")
+        return found[1]
 
 
 # -------------------------------------------------------------------------------------------------------------- loss

@@ -33,34 +33,44 @@ def data_cfg(pcfg, cfg: Config):
                         test_views=(d.test_clips or pcfg.test_views[0], d.test_crops or pcfg.test_views[1]))
 
 
+def cache_dir() -> Path:
+    """Where generated datasets go: ``$TUBELET_CACHE``, else ``~/.cache/tubelet``."""
+    return Path(os.environ.get("TUBELET_CACHE", Path.home() / ".cache" / "tubelet"))
+
+
 def synthetic_root(cfg: Config) -> Path:
     s = cfg.data.synthetic
     if cfg.data.root:
         return Path(cfg.data.root)
-    cache = Path(os.environ.get("TUBELET_CACHE", Path.home() / ".cache" / "tubelet"))
-    return cache / f"synthetic-{s.num_train}-{s.num_val}-{s.num_frames}x{s.height}x{s.width}-seed{s.seed}"
+    return cache_dir() / f"synthetic-{s.num_train}-{s.num_val}-{s.num_frames}x{s.height}x{s.width}-seed{s.seed}"
 
 
-def ensure_synthetic(cfg: Config) -> Path:
-    """Write the synthetic dataset once; a ``done.json`` stamp (written last) marks a complete copy, so an
-    interrupted generation is redone rather than half-used."""
-    s = cfg.data.synthetic
-    root = synthetic_root(cfg)
+def generate_once(root: Path, params: dict, make) -> Path:
+    """Run ``make()`` (which writes a generated dataset into ``root``) unless ``root/done.json`` records ``params``;
+    the stamp is written last, so an interrupted generation is redone rather than half-used. Returns ``root``."""
+    from ..atomic import write_text
+
     stamp = root / "done.json"
-    params = {"num_train": s.num_train, "num_val": s.num_val, "num_frames": s.num_frames, "height": s.height,
-              "width": s.width, "seed": s.seed}
     if stamp.exists():
         try:
             if json.loads(stamp.read_text()) == params:
                 return root
         except ValueError:
             pass
-    make_synthetic_dataset(root, num_train=s.num_train, num_val=s.num_val, num_frames=s.num_frames,
-                           height=s.height, width=s.width, seed=s.seed)
-    tmp = stamp.with_name("done.json.tmp")
-    tmp.write_text(json.dumps(params))
-    os.replace(tmp, stamp)
+    make()
+    write_text(stamp, json.dumps(params))
     return root
+
+
+def ensure_synthetic(cfg: Config) -> Path:
+    """Write the synthetic video dataset once (:func:`generate_once`)."""
+    s = cfg.data.synthetic
+    params = {"num_train": s.num_train, "num_val": s.num_val, "num_frames": s.num_frames, "height": s.height,
+              "width": s.width, "seed": s.seed}
+    root = synthetic_root(cfg)
+    return generate_once(root, params, lambda: make_synthetic_dataset(
+        root, num_train=s.num_train, num_val=s.num_val, num_frames=s.num_frames, height=s.height, width=s.width,
+        seed=s.seed))
 
 
 def read_split(cfg: Config, split: str) -> list[tuple[str, int]]:

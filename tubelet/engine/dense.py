@@ -9,8 +9,6 @@ with :class:`~tubelet.data.segmentation.SegTrainPipeline` (``data.pipeline`` set
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import torch
@@ -18,28 +16,10 @@ import torch.nn.functional as F
 
 from ..config import Config, ConfigError
 from . import distributed
+from .build import cache_dir, generate_once
 from .objective import DryRunPieces, TrainingTask, register_training_task
 
 __all__ = ["SegmentationTask", "segmentation_root", "SegmentationMeter"]
-
-
-def _cache() -> Path:
-    return Path(os.environ.get("TUBELET_CACHE", Path.home() / ".cache" / "tubelet"))
-
-
-def _stamped(root: Path, params: dict, make) -> Path:
-    """Run ``make()`` unless ``root/done.json`` (written last) records ``params``: an interrupted generation is redone."""
-    stamp = root / "done.json"
-    if stamp.exists():
-        try:
-            if json.loads(stamp.read_text()) == params:
-                return root
-        except ValueError:
-            pass
-    make()
-    from ..atomic import write_text
-    write_text(stamp, json.dumps(params))
-    return root
 
 
 class SegmentationMeter:
@@ -78,7 +58,7 @@ def segmentation_root(cfg: Config) -> Path:
     if d.root:
         return Path(d.root)
     s = d.synthetic
-    return _cache() / f"synthetic-seg-{s.num_train}-{s.num_val}-{s.height}x{s.width}-c{_synthetic_classes(cfg)}-seed{s.seed}"
+    return cache_dir() / f"synthetic-seg-{s.num_train}-{s.num_val}-{s.height}x{s.width}-c{_synthetic_classes(cfg)}-seed{s.seed}"
 
 
 def _synthetic_classes(cfg: Config) -> int:
@@ -106,7 +86,7 @@ class SegmentationTask(TrainingTask):
         root = segmentation_root(cfg)
         params = {"n_train": s.num_train, "n_val": s.num_val, "size": [s.height, s.width],
                   "num_classes": _synthetic_classes(cfg), "seed": s.seed}
-        _stamped(root, params, lambda: make_synthetic_segmentation(
+        generate_once(root, params, lambda: make_synthetic_segmentation(
             root, n_train=s.num_train, n_val=s.num_val, size=(s.height, s.width), num_classes=_synthetic_classes(cfg),
             seed=s.seed))
 
@@ -304,7 +284,7 @@ def pose_files(cfg: Config) -> tuple[Path, Path, Path, Path]:
     d = cfg.data
     if d.format == "synthetic":
         s = d.synthetic
-        root = Path(d.root) if d.root else _cache() / (f"synthetic-pose-{s.num_train}-{s.num_val}-{s.height}x"
+        root = Path(d.root) if d.root else cache_dir() / (f"synthetic-pose-{s.num_train}-{s.num_val}-{s.height}x"
                                                        f"{s.width}-seed{s.seed}")
         return (root / "annotations" / "person_keypoints_train.json", root / "train",
                 root / "annotations" / "person_keypoints_val.json", root / "val")
@@ -373,7 +353,7 @@ class PoseTask(TrainingTask):
         s = cfg.data.synthetic
         train_ann = pose_files(cfg)[0]
         root = train_ann.parent.parent
-        _stamped(root, {"n_train": s.num_train, "n_val": s.num_val, "size": [s.height, s.width], "seed": s.seed},
+        generate_once(root, {"n_train": s.num_train, "n_val": s.num_val, "size": [s.height, s.width], "seed": s.seed},
                  lambda: make_synthetic_pose(root, n_train=s.num_train, n_val=s.num_val, size=(s.height, s.width),
                                              seed=s.seed))
 
